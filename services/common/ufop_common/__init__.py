@@ -1,0 +1,1 @@
+"""Shared library of the UFOP platform: configuration, stores, auth, errors, schemas."""

@@ -1,0 +1,95 @@
+"""RPC with a deadline.
+
+nameko's in-service ``RpcProxy`` waits for a reply forever. ``DeadlineRpc`` keeps its shared
+reply queue and pooled publisher (so it is as fast) but bounds the whole call -- publish and
+reply -- by ``UFOP_RPC_TIMEOUT``. A request that misses the deadline also expires in the
+target's queue (message TTL), so a service that comes back later never acts on a request whose
+caller was already told 503.
+"""
+import logging
+import socket
+
+import eventlet
+from amqp.exceptions import AMQPError
+from kombu.exceptions import KombuError, OperationalError
+from nameko.exceptions import UnknownService
+from nameko.rpc import MethodProxy, RpcProxy, ServiceProxy
+from nameko.rpc import rpc as _rpc
+
+from . import config
+from .errors import ServiceUnavailable, UfopError
+
+#: ``@rpc`` for our services: UfopErrors are answers, logged as expected, not as crashes
+rpc = _rpc(expected_exceptions=UfopError)
+
+log = logging.getLogger(__name__)
+
+BROKER_ERRORS = (OSError, socket.error, AMQPError, KombuError, OperationalError,
+                 ConnectionError)
+
+
+class DeadlineMethodProxy(MethodProxy):
+    def __init__(self, worker_ctx, service_name, method_name, reply_listener, timeout,
+                 **options):
+        self.timeout = timeout
+        super().__init__(worker_ctx, service_name, method_name, reply_listener, **options)
+
+    def __call__(self, *args, **kwargs):
+        return self.call_with_deadline(self.timeout, *args, **kwargs)
+
+    def call_with_deadline(self, timeout, *args, **kwargs):
+        target = f"{self.service_name}.{self.method_name}"
+        correlation = None
+        try:
+            with eventlet.Timeout(timeout):
+                reply = self._call(*args, **kwargs)
+                correlation = reply
+                return reply.result()
+        except eventlet.Timeout:
+            self._forget(correlation)
+            raise ServiceUnavailable(f"{self.service_name} did not answer within {timeout:g} s")
+        except UnknownService:
+            raise ServiceUnavailable(f"{self.service_name} is not running")
+        except BROKER_ERRORS as exc:
+            log.warning("rpc %s failed: %r", target, exc)
+            raise ServiceUnavailable("the message broker is unavailable")
+
+    def _forget(self, reply):
+        """Drop the pending reply slot of a call that timed out."""
+        if reply is None:
+            return
+        events = self.reply_listener._reply_events
+        for key, value in list(events.items()):
+            if value is reply.reply_event:
+                events.pop(key, None)
+
+
+class DeadlineServiceProxy(ServiceProxy):
+    def __init__(self, worker_ctx, service_name, reply_listener, timeout, **options):
+        self.timeout = timeout
+        super().__init__(worker_ctx, service_name, reply_listener, **options)
+
+    def __getattr__(self, name):
+        return DeadlineMethodProxy(self.worker_ctx, self.service_name, name,
+                                   self.reply_listener, self.timeout, **self.options)
+
+
+class DeadlineRpc(RpcProxy):
+    """``RpcProxy`` whose calls raise ``ServiceUnavailable`` after ``timeout`` seconds."""
+
+    def __init__(self, target_service, timeout=None, **options):
+        self.timeout = timeout
+        super().__init__(target_service, **options)
+
+    def setup(self):
+        if self.timeout is None:
+            self.timeout = config.load().rpc_timeout
+        # one quick retry of the publish, always inside the deadline
+        self.options.setdefault("retry_policy", {"max_retries": 1, "interval_start": 0.2,
+                                                 "interval_step": 0.2, "interval_max": 0.5})
+        self.options.setdefault("expiration", self.timeout)
+        super().setup()
+
+    def get_dependency(self, worker_ctx):
+        return DeadlineServiceProxy(worker_ctx, self.target_service, self.rpc_reply_listener,
+                                    self.timeout, **self.options)

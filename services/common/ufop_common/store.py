@@ -1,0 +1,89 @@
+"""The Peewee store every service owns (STYLE: a dependency provider per external resource).
+
+The database is picked at run time from a URL (``playhouse.db_url``): a SQLite file under
+``UFOP_DATA_DIR`` by default, PostgreSQL or anything Peewee speaks by ``UFOP_<SERVICE>_DB``.
+Peewee keeps one connection per thread; under eventlet's monkey patching that means one per
+greenthread, so each worker connects in ``worker_setup`` and closes in ``worker_teardown``.
+"""
+import logging
+
+from nameko.extensions import DependencyProvider
+from peewee import DatabaseProxy, Model
+from playhouse.db_url import connect
+
+from . import config
+
+log = logging.getLogger(__name__)
+
+SQLITE_PRAGMAS = (
+    ("journal_mode", "wal"),  # readers never block the writer
+    ("busy_timeout", 5000),  # a second process (a test, a CLI) waits instead of failing
+    ("foreign_keys", 1),
+    ("synchronous", "normal"),
+)
+
+
+def open_database(url):
+    """A Peewee database for ``url``, not yet connected."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            from pathlib import Path
+
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return connect(url, pragmas=SQLITE_PRAGMAS, autoconnect=False)
+    if url.startswith("postgres"):
+        # make psycopg2 cooperate with eventlet: a slow query must not stall the hub
+        from psycogreen.eventlet import patch_psycopg
+
+        patch_psycopg()
+    return connect(url, autoconnect=False)
+
+
+def make_base_model():
+    """A fresh proxy and base model for one service's tables."""
+    proxy = DatabaseProxy()
+
+    class BaseModel(Model):
+        class Meta:
+            database = proxy
+
+    return proxy, BaseModel
+
+
+def bind(proxy, url, models):
+    """Point ``proxy`` at the database of ``url`` and create missing tables."""
+    database = open_database(url)
+    proxy.initialize(database)
+    with database.connection_context():
+        database.create_tables(models, safe=True)
+    return database
+
+
+class Store(DependencyProvider):
+    """Gives each worker the service's database, connected for the worker's lifetime."""
+
+    def __init__(self, service, proxy, models):
+        self.service = service
+        self.proxy = proxy
+        self.models = models
+        self.database = None
+
+    def setup(self):
+        url = config.load().db_url(self.service)
+        self.database = bind(self.proxy, url, self.models)
+        log.info("%s store at %s", self.service, url.split("@")[-1])
+
+    def stop(self):
+        if self.database is not None and not self.database.is_closed():
+            self.database.close()
+
+    def worker_setup(self, worker_ctx):
+        self.database.connect(reuse_if_open=True)
+
+    def worker_teardown(self, worker_ctx):
+        if not self.database.is_closed():
+            self.database.close()
+
+    def get_dependency(self, worker_ctx):
+        return self.database

@@ -1,0 +1,98 @@
+"""The OpenAPI 3 document of every route the gateway serves (kept in step by a test)."""
+import json
+from functools import lru_cache
+
+from ufop_common.errors import TABLE
+from ufop_common.schemas import UfopCreate, UfopUpdate
+
+NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"},
+        "description": "the ufop's name"}
+LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
+                                                     "maximum": 1000, "default": 100}}
+MARKER = {"name": "marker", "in": "query", "schema": {"type": "string"},
+          "description": "the marker of the previous page"}
+
+DETAIL = {"type": "object", "properties": {
+    "name": {"type": "string"}, "owner": {"type": "string"}, "version": {"type": "string"},
+    "aclMode": {"type": "string", "enum": ["PUBLIC", "PROTECTED", "PRIVATE"]},
+    "description": {"type": "string"}, "createTime": {"type": "string"},
+    "instanceNum": {"type": "integer"}, "maxInstanceNum": {"type": "integer"},
+    "flavor": {"type": "string"}, "accessList": {"type": "array", "items": {"type": "string"}},
+    "configuration": {"type": "string"}}}
+SUMMARY = {"type": "object", "properties": {"name": {"type": "string"},
+                                            "aclMode": {"type": "string"},
+                                            "desc": {"type": "string"}}}
+ACCOUNT = {"type": "object", "properties": {"uid": {"type": "string"},
+                                            "accessKey": {"type": "string"},
+                                            "secretKey": {"type": "string"}}}
+EVENT = {"type": "object", "properties": {"time": {"type": "string"}, "type": {"type": "string"},
+                                          "detail": {"type": "object"}}}
+HEALTH = {"type": "object", "additionalProperties": {"type": "string"}}
+ANY = {"type": "object"}
+
+# (method, path, summary, signed, params, request schema, data schema)
+ROUTES = [
+    ("GET", "/healthz", "Liveness of each service", False, [], None, HEALTH),
+    ("GET", "/api/openapi.json", "This document", False, [], None, None),
+    ("POST", "/api/accounts", "Create an account (admin)", True, [],
+     {"type": "object", "properties": {"admin": {"type": "boolean"}}}, ACCOUNT),
+    ("GET", "/api/accounts/me", "The signing account", True, [], None, ACCOUNT),
+    ("POST", "/api/ufops", "Register a ufop", True, [], UfopCreate.model_json_schema(), DETAIL),
+    ("GET", "/api/ufops", "List the ufops you can see", True, [LIMIT, MARKER], None,
+     {"type": "array", "items": SUMMARY}),
+    ("GET", "/api/ufops/{name}", "A ufop's detail", True, [NAME], None, DETAIL),
+    ("PUT", "/api/ufops/{name}", "Change a ufop", True, [NAME],
+     UfopUpdate.model_json_schema(), DETAIL),
+    ("DELETE", "/api/ufops/{name}", "Delete a ufop, its versions, instances and logs", True,
+     [NAME], None, None),
+    ("POST", "/api/ufops/{name}/apply", "Put yourself on a ufop's access list", True, [NAME],
+     None, None),
+    ("POST", "/api/ufops/{name}/unapply", "Take yourself off a ufop's access list", True,
+     [NAME], None, None),
+    ("GET", "/api/ufops/{name}/events", "A ufop's audit trail, newest first", True,
+     [NAME, LIMIT], None, {"type": "array", "items": EVENT}),
+]
+
+
+def _error_schema():
+    return {"type": "object", "required": ["code", "error", "message"], "properties": {
+        "code": {"type": "integer"}, "error": {"type": "string", "enum": sorted(TABLE)},
+        "message": {"type": "string"}}}
+
+
+def _operation(method, path, summary, signed, params, body, data):
+    ok = {"type": "object", "properties": {"code": {"type": "integer", "enum": [200]}}}
+    if data is not None:
+        ok["properties"]["data"] = data
+    op = {"summary": summary, "operationId": f"{method.lower()}_{path}",
+          "parameters": params,
+          "responses": {"200": {"description": "success",
+                                "content": {"application/json": {"schema": ok}}},
+                        "default": {"description": "an error of SPEC §2",
+                                    "content": {"application/json": {
+                                        "schema": {"$ref": "#/components/schemas/Error"}}}}}}
+    if signed:
+        op["security"] = [{"qiniu": []}]
+    if body is not None:
+        op["requestBody"] = {"required": True,
+                             "content": {"application/json": {"schema": body}}}
+    return op
+
+
+@lru_cache(maxsize=1)
+def document_json():
+    paths = {}
+    for method, path, *rest in ROUTES:
+        paths.setdefault(path, {})[method.lower()] = _operation(method, path, *rest)
+    doc = {
+        "openapi": "3.0.3",
+        "info": {"title": "UFOP platform", "version": "1"},
+        "paths": paths,
+        "components": {
+            "schemas": {"Error": _error_schema()},
+            "securitySchemes": {"qiniu": {
+                "type": "apiKey", "in": "header", "name": "Authorization",
+                "description": "Qiniu <AK>:<sign> or QBox <AK>:<sign> (SPEC §3)"}},
+        },
+    }
+    return json.dumps(doc)

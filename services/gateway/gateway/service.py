@@ -1,0 +1,123 @@
+"""The gateway: REST over HTTP in front of the registry, scheduler and logs (SPEC §2-4)."""
+import eventlet
+from werkzeug.wrappers import Response
+
+from ufop_common import config
+from ufop_common.errors import Forbidden, InvalidArgs, UfopError
+from ufop_common.rpc import DeadlineRpc
+
+from . import openapi
+from .auth import Identity
+from .entrypoints import Reply, api, json_response
+from .requests import int_arg, json_object, read_body
+
+SERVICES = ("registry", "scheduler", "logs")
+HEALTH_DEADLINE = 2.0
+
+
+class GatewayService:
+    name = "gateway"
+
+    accounts = Identity()
+    registry = DeadlineRpc("registry")
+    scheduler = DeadlineRpc("scheduler")
+    logs = DeadlineRpc("logs")
+
+    def __init__(self):
+        self.settings = config.load()
+
+    # -- helpers -----------------------------------------------------------------------
+    def caller(self, request, body=b""):
+        return self.accounts.verify(request, body)
+
+    def signed_json(self, request, required=True):
+        body = read_body(request, self.settings.max_body_bytes)
+        caller = self.caller(request, body)
+        return caller, json_object(body, required)
+
+    # -- platform ----------------------------------------------------------------------
+    @api("GET", "/healthz")
+    def healthz(self, request):
+        """Each service's liveness: 200 when all answer, 503 naming those that do not."""
+        def ping(service):
+            try:
+                getattr(self, service).ping.call_with_deadline(HEALTH_DEADLINE)
+                return service, "ok"
+            except UfopError as exc:
+                return service, exc.message
+        status = dict(eventlet.GreenPool().imap(ping, SERVICES), gateway="ok")
+        down = sorted(s for s, state in status.items() if state != "ok")
+        if down:
+            return json_response({"code": 503, "error": "ServiceUnavailable",
+                                  "message": f"not answering: {', '.join(down)}",
+                                  "data": status}, 503)
+        return status
+
+    @api("GET", "/api/openapi.json")
+    def openapi_document(self, request):
+        return Response(openapi.document_json(), content_type="application/json")
+
+    # -- accounts ----------------------------------------------------------------------
+    @api("POST", "/api/accounts")
+    def create_account(self, request):
+        caller, fields = self.signed_json(request, required=False)
+        if not caller.admin:
+            raise Forbidden("only an admin may create accounts")
+        admin = fields.get("admin", False)
+        if not isinstance(admin, bool):
+            raise InvalidArgs("admin: must be true or false")
+        account = self.accounts.create(admin=admin)
+        return {"uid": account.uid, "accessKey": account.access_key,
+                "secretKey": account.secret_key}
+
+    @api("GET", "/api/accounts/me")
+    def me(self, request):
+        caller = self.caller(request)
+        return {"uid": caller.uid, "accessKey": caller.access_key, "admin": caller.admin}
+
+    # -- ufops -------------------------------------------------------------------------
+    @api("POST", "/api/ufops")
+    def create_ufop(self, request):
+        caller, fields = self.signed_json(request)
+        return self.registry.create_ufop(caller.uid, fields)
+
+    @api("GET", "/api/ufops")
+    def list_ufops(self, request):
+        caller = self.caller(request)
+        limit = int_arg(request, "limit", 100, 1, 1000)
+        page = self.registry.list_ufops(caller.uid, limit, request.args.get("marker") or None,
+                                        admin=caller.admin)
+        extra = {"marker": page["marker"]} if page["marker"] else {}
+        return Reply(page["items"], extra)
+
+    @api("GET", "/api/ufops/<name>")
+    def get_ufop(self, request, name):
+        caller = self.caller(request)
+        return self.registry.get_ufop(caller.uid, name, admin=caller.admin)
+
+    @api("PUT", "/api/ufops/<name>")
+    def update_ufop(self, request, name):
+        caller, fields = self.signed_json(request)
+        return self.registry.update_ufop(caller.uid, name, fields, admin=caller.admin)
+
+    @api("DELETE", "/api/ufops/<name>")
+    def delete_ufop(self, request, name):
+        caller = self.caller(request)
+        self.registry.delete_ufop(caller.uid, name, admin=caller.admin)
+
+    @api("POST", "/api/ufops/<name>/apply")
+    def apply(self, request, name):
+        caller, _ = self.signed_json(request, required=False)
+        self.registry.apply(caller.uid, name, admin=caller.admin)
+
+    @api("POST", "/api/ufops/<name>/unapply")
+    def unapply(self, request, name):
+        caller, _ = self.signed_json(request, required=False)
+        self.registry.unapply(caller.uid, name, admin=caller.admin)
+
+    @api("GET", "/api/ufops/<name>/events")
+    def events(self, request, name):
+        caller = self.caller(request)
+        limit = int_arg(request, "limit", 100, 1, 1000)
+        ufop = self.registry.authorize(caller.uid, name, "manage", admin=caller.admin)
+        return self.logs.list_events(ufop["id"], limit)

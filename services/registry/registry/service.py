@@ -1,0 +1,82 @@
+"""The registry: ufops, access lists, versions and image builds (SPEC §4-5)."""
+from ufop_common.rpc import rpc
+
+from ufop_common import config
+from ufop_common.errors import InvalidArgs
+from ufop_common.events import Events
+from ufop_common.schemas import Paging, UfopCreate, UfopUpdate, check_name, parse
+from ufop_common.store import Store
+
+from . import access, catalog
+from .models import MODELS, database
+
+
+class RegistryService:
+    name = "registry"
+
+    db = Store("registry", database, MODELS)
+    events = Events()
+
+    def __init__(self):
+        self.settings = config.load()
+
+    @rpc
+    def ping(self):
+        return "pong"
+
+    @rpc
+    def create_ufop(self, uid, fields):
+        spec = parse(UfopCreate, fields)
+        ufop = catalog.create(uid, spec, self.settings.default_max_instances)
+        self.events("ufop_registered", dict(catalog.ref(ufop), by=uid))
+        return catalog.detail(ufop)
+
+    @rpc
+    def get_ufop(self, uid, name, admin=False):
+        return catalog.detail(catalog.find(check_name(name), uid, admin))
+
+    @rpc
+    def list_ufops(self, uid, limit=100, marker=None, admin=False):
+        paging = parse(Paging, {"limit": limit, "marker": marker})
+        items, next_marker = catalog.listing(uid, admin, paging.limit, paging.marker)
+        return {"items": items, "marker": next_marker}
+
+    @rpc
+    def update_ufop(self, uid, name, fields, admin=False):
+        changes = parse(UfopUpdate, fields)
+        ufop = catalog.find(check_name(name), uid, admin, "manage")
+        previous = ufop.version
+        changed = catalog.update(ufop, changes, admin, self.settings)
+        if changed:
+            self.events("ufop_updated", dict(catalog.ref(ufop), by=uid, fields=changed))
+        if "version" in changed:
+            self.events("current_version_changed",
+                        dict(catalog.ref(ufop), by=uid, previous=previous))
+        return catalog.detail(ufop)
+
+    @rpc
+    def delete_ufop(self, uid, name, admin=False):
+        ufop = catalog.find(check_name(name), uid, admin, "manage")
+        payload = dict(catalog.ref(ufop), by=uid)
+        catalog.delete(ufop)
+        self.events("ufop_deleted", payload)
+
+    @rpc
+    def apply(self, uid, name, admin=False):
+        """Put ``uid`` on the access list of a ufop it can see (SPEC §3)."""
+        ufop = catalog.find(check_name(name), uid, admin)
+        if ufop.acl_mode == access.PRIVATE or uid == ufop.owner:
+            return  # the owner needs no entry; a private ufop it can see lists it already
+        catalog.set_listed(ufop, uid, True)
+
+    @rpc
+    def unapply(self, uid, name, admin=False):
+        ufop = catalog.find(check_name(name), uid, admin)
+        catalog.set_listed(ufop, uid, False)
+
+    @rpc
+    def authorize(self, uid, name, action="see", admin=False):
+        """The ufop's reference if ``uid`` may ``action`` it (see, call, manage)."""
+        if action not in access.ACTIONS:
+            raise InvalidArgs(f"action: must be one of {', '.join(access.ACTIONS)}")
+        return catalog.ref(catalog.find(check_name(name), uid, admin, action))
