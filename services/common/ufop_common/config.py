@@ -27,6 +27,8 @@ class Settings:
     default_max_instances: int = 5
     flavors: dict = field(default_factory=lambda: dict(DEFAULT_FLAVORS))
     date_window_seconds: int = 15 * 60
+    build_timeout: float = 1800.0
+    max_builds: int = 2
 
     def db_url(self, service):
         """The store of ``service``: ``UFOP_<SERVICE>_DB`` or a SQLite file in the data dir."""
@@ -50,4 +52,6 @@ def load():
         max_instance_cap=int(_env("UFOP_MAX_INSTANCE_CAP", "10")),
         default_max_instances=int(_env("UFOP_DEFAULT_MAX_INSTANCES", "5")),
         flavors=json.loads(flavors) if flavors else dict(DEFAULT_FLAVORS),
+        build_timeout=float(_env("UFOP_BUILD_TIMEOUT", "1800")),
+        max_builds=int(_env("UFOP_MAX_BUILDS", "2")),
     )

@@ -90,11 +90,6 @@ class PayloadTooLarge(UfopError):
 
 
 @_crosses_rpc
-class UnsupportedMediaType(UfopError):
-    status = 415
-
-
-@_crosses_rpc
 class NoInstance(UfopError):
     status = 503
 

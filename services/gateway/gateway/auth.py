@@ -115,7 +115,14 @@ class Accounts:
         return caller
 
     def verify(self, request, body=b""):
-        """The signing account of ``request`` whose full body is ``body``; 401 otherwise."""
+        """The signing account of ``request`` whose whole body is ``body``; 401 otherwise."""
+        pending = self.begin(request)
+        pending.feed(body)
+        return pending.check()
+
+    def begin(self, request):
+        """Start checking ``request``: feed the body to the result (only when the signature
+        covers it, see ``body_signed``), then ``check()``. Headers are checked at once."""
         header = request.headers.get("Authorization")
         if not header:
             raise Unauthorized("Authorization: missing; sign the request with your keys")
@@ -131,16 +138,28 @@ class Accounts:
             prefix = signing.mac_prefix(request.method, path_query(request),
                                         request.headers.get("Host", ""), content_type,
                                         signing.qiniu_headers(request.headers))
-            signed_body = signing.body_is_signed(content_type)
+            body_signed = signing.body_is_signed(content_type)
         else:
             prefix = signing.qbox_prefix(path_query(request))
-            signed_body = content_type == signing.FORM
-        mac = signing.new_mac(caller.secret_key, prefix)
-        if signed_body and body:
-            mac.update(body)
-        if not hmac.compare_digest(signing.digest(mac), sign):
+            body_signed = content_type == signing.FORM
+        return PendingSignature(caller, signing.new_mac(caller.secret_key, prefix), sign,
+                                body_signed)
+
+
+class PendingSignature:
+    """A signature whose headers are checked and whose body may still be streaming in."""
+
+    def __init__(self, caller, mac, sign, body_signed):
+        self.caller, self.mac, self.sign, self.body_signed = caller, mac, sign, body_signed
+
+    def feed(self, chunk):
+        if self.body_signed and chunk:
+            self.mac.update(chunk)
+
+    def check(self):
+        if not hmac.compare_digest(signing.digest(self.mac), self.sign):
             raise Unauthorized("Authorization: signature does not match the request")
-        return caller
+        return self.caller
 
 
 class Identity(DependencyProvider):

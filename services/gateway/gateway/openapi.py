@@ -27,6 +27,9 @@ ACCOUNT = {"type": "object", "properties": {"uid": {"type": "string"},
                                             "secretKey": {"type": "string"}}}
 EVENT = {"type": "object", "properties": {"time": {"type": "string"}, "type": {"type": "string"},
                                           "detail": {"type": "object"}}}
+VERSION = {"type": "object", "properties": {
+    "version": {"type": "string"}, "createAt": {"type": "string"}, "desc": {"type": "string"},
+    "state": {"type": "string", "enum": ["building", "build success", "build failed"]}}}
 HEALTH = {"type": "object", "additionalProperties": {"type": "string"}}
 ANY = {"type": "object"}
 
@@ -49,6 +52,18 @@ ROUTES = [
      None, None),
     ("POST", "/api/ufops/{name}/unapply", "Take yourself off a ufop's access list", True,
      [NAME], None, None),
+    ("POST", "/api/images", "Upload an archive and build a version from it", True,
+     [{"name": "ufop", "in": "query", "required": True, "schema": {"type": "string"}},
+      {"name": "version", "in": "query", "required": True, "schema": {"type": "string"}},
+      {"name": "desc", "in": "query", "schema": {"type": "string"}}],
+     "archive", {"type": "object", "properties": {"ufop": {"type": "string"},
+                                                 "version": {"type": "string"},
+                                                 "state": {"type": "string"}}}),
+    ("GET", "/api/ufops/{name}/versions", "A ufop's versions", True, [NAME], None,
+     {"type": "array", "items": VERSION}),
+    ("GET", "/api/ufops/{name}/versions/{version}/log", "A version's build output", True,
+     [NAME, {"name": "version", "in": "path", "required": True, "schema": {"type": "string"}}],
+     None, {"type": "object", "properties": {"log": {"type": "string"}}}),
     ("GET", "/api/ufops/{name}/events", "A ufop's audit trail, newest first", True,
      [NAME, LIMIT], None, {"type": "array", "items": EVENT}),
 ]
@@ -73,7 +88,12 @@ def _operation(method, path, summary, signed, params, body, data):
                                         "schema": {"$ref": "#/components/schemas/Error"}}}}}}
     if signed:
         op["security"] = [{"qiniu": []}]
-    if body is not None:
+    if body == "archive":
+        binary = {"schema": {"type": "string", "format": "binary"}}
+        op["requestBody"] = {"required": True, "content": {
+            "application/octet-stream": binary, "application/x-tar": binary,
+            "application/gzip": binary}}
+    elif body is not None:
         op["requestBody"] = {"required": True,
                              "content": {"application/json": {"schema": body}}}
     return op

@@ -3,8 +3,10 @@ import eventlet
 from werkzeug.wrappers import Response
 
 from ufop_common import config
-from ufop_common.errors import Forbidden, InvalidArgs, UfopError
+from ufop_common.blobs import BlobStore
+from ufop_common.errors import Forbidden, InvalidArgs, PayloadTooLarge, UfopError
 from ufop_common.rpc import DeadlineRpc
+from ufop_common.schemas import check_name, check_version
 
 from . import openapi
 from .auth import Identity
@@ -12,7 +14,10 @@ from .entrypoints import Reply, api, json_response
 from .requests import int_arg, json_object, read_body
 
 SERVICES = ("registry", "scheduler", "logs")
+ARCHIVE_TYPES = ("application/octet-stream", "application/x-tar", "application/gzip",
+                 "application/x-gzip")
 HEALTH_DEADLINE = 2.0
+ARCHIVE_CHECK_DEADLINE = 120.0
 
 
 class GatewayService:
@@ -25,6 +30,7 @@ class GatewayService:
 
     def __init__(self):
         self.settings = config.load()
+        self.blobs = BlobStore(self.settings.data_dir)
 
     # -- helpers -----------------------------------------------------------------------
     def caller(self, request, body=b""):
@@ -121,3 +127,53 @@ class GatewayService:
         limit = int_arg(request, "limit", 100, 1, 1000)
         ufop = self.registry.authorize(caller.uid, name, "manage", admin=caller.admin)
         return self.logs.list_events(ufop["id"], limit)
+
+    # -- images and versions (SPEC §5) -------------------------------------------------
+    @api("POST", "/api/images")
+    def upload_image(self, request):
+        """Stream the archive in the body to the blob store, then have the registry build it.
+
+        When the signature leaves the body out (octet-stream), who may upload is settled
+        before a byte is read; when it covers the body, the body is hashed as it streams and
+        the signature checked at the end. Nothing is kept from an upload that fails.
+        """
+        content_type = (request.headers.get("Content-Type") or "").split(";")[0].strip()
+        if content_type not in ARCHIVE_TYPES:
+            raise InvalidArgs("Content-Type: must be application/octet-stream, "
+                              "application/x-tar or application/gzip")
+        name = check_name(request.args.get("ufop"), "ufop")
+        version = check_version(request.args.get("version"))
+        desc = request.args.get("desc", "")
+        limit = self.settings.max_image_bytes
+        if request.content_length is not None and request.content_length > limit:
+            raise PayloadTooLarge(f"body: the archive is larger than {limit} bytes")
+        pending = self.accounts.begin(request)
+        if not pending.body_signed:
+            caller = pending.check()
+            self.registry.prepare_image(caller.uid, name, version, admin=caller.admin)
+        digest, _ = self.blobs.receive(request.stream, limit, feed=pending.feed)
+        try:
+            caller = pending.check()
+            if pending.body_signed:
+                self.registry.prepare_image(caller.uid, name, version, admin=caller.admin)
+            # checking a large archive takes a while: a longer deadline for this one call
+            return self.registry.add_version.call_with_deadline(
+                ARCHIVE_CHECK_DEADLINE, caller.uid, name, version, digest, desc,
+                admin=caller.admin)
+        except Exception:
+            try:
+                self.registry.release_blob(digest)
+            except UfopError:
+                pass  # the registry sweeps unused blobs at its next start
+            raise
+
+    @api("GET", "/api/ufops/<name>/versions")
+    def list_versions(self, request, name):
+        caller = self.caller(request)
+        return self.registry.list_versions(caller.uid, name, admin=caller.admin)
+
+    @api("GET", "/api/ufops/<name>/versions/<version>/log")
+    def build_log(self, request, name, version):
+        caller = self.caller(request)
+        ref = self.registry.version_ref(caller.uid, name, version, admin=caller.admin)
+        return self.logs.build_log(ref["id"], ref["version"])

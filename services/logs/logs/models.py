@@ -16,4 +16,17 @@ class AuditEvent(BaseModel):
     detail = TextField()
 
 
-MODELS = [AuditEvent]
+class BuildLog(BaseModel):
+    """The output of a version's latest build."""
+
+    ufop_id = IntegerField()
+    version = CharField(max_length=32)
+    state = CharField(max_length=16)
+    text = TextField(default="")
+    event_time = DateTimeField()
+
+    class Meta:
+        indexes = ((("ufop_id", "version"), True),)
+
+
+MODELS = [AuditEvent, BuildLog]

@@ -1,13 +1,16 @@
 """The registry: ufops, access lists, versions and image builds (SPEC §4-5)."""
-from ufop_common.rpc import rpc
+from eventlet import tpool
 
 from ufop_common import config
 from ufop_common.errors import InvalidArgs
 from ufop_common.events import Events
-from ufop_common.schemas import Paging, UfopCreate, UfopUpdate, check_name, parse
+from ufop_common.rpc import rpc
+from ufop_common.schemas import (MAX_DESC, Paging, UfopCreate, UfopUpdate, check_name,
+                                 check_version, parse)
 from ufop_common.store import Store
 
-from . import access, catalog
+from . import access, archives, catalog, versions
+from .builds import Builder, describe
 from .models import MODELS, database
 
 
@@ -16,6 +19,7 @@ class RegistryService:
 
     db = Store("registry", database, MODELS)
     events = Events()
+    builder = Builder()
 
     def __init__(self):
         self.settings = config.load()
@@ -58,8 +62,10 @@ class RegistryService:
     def delete_ufop(self, uid, name, admin=False):
         ufop = catalog.find(check_name(name), uid, admin, "manage")
         payload = dict(catalog.ref(ufop), by=uid)
+        built = versions.of(ufop)
         catalog.delete(ufop)
         self.events("ufop_deleted", payload)
+        self.builder.forget([v.image for v in built if v.image], {v.blob for v in built})
 
     @rpc
     def apply(self, uid, name, admin=False):
@@ -80,3 +86,47 @@ class RegistryService:
         if action not in access.ACTIONS:
             raise InvalidArgs(f"action: must be one of {', '.join(access.ACTIONS)}")
         return catalog.ref(catalog.find(check_name(name), uid, admin, action))
+
+    # -- images and versions (SPEC §5) ---------------------------------------------------
+    @rpc
+    def prepare_image(self, uid, name, version, admin=False):
+        """May ``uid`` upload ``version`` of ``name``? Asked before the body is streamed."""
+        ufop = catalog.find(check_name(name, "ufop"), uid, admin, "manage")
+        versions.ensure_free(ufop, check_version(version))
+        return catalog.ref(ufop)
+
+    @rpc
+    def add_version(self, uid, name, version, blob, desc="", admin=False):
+        """Check the uploaded archive ``blob`` and start building ``version`` from it."""
+        try:
+            if not isinstance(desc, str) or len(desc) > MAX_DESC:
+                raise InvalidArgs(f"desc: must be a string of at most {MAX_DESC} characters")
+            ufop = catalog.find(check_name(name, "ufop"), uid, admin, "manage")
+            versions.ensure_free(ufop, check_version(version))
+            archive = tpool.execute(archives.inspect, self.builder.blobs.path(blob))
+            row, replaced = versions.put(ufop, version, blob, desc, archive.kind)
+        except Exception:
+            self.builder.release_blob(blob)
+            raise
+        if replaced and replaced != blob:
+            self.builder.release_blob(replaced)
+        self.builder.start_build(row.id, archive)
+        return {"ufop": ufop.name, "version": version, "state": row.state}
+
+    @rpc
+    def release_blob(self, blob):
+        """Drop an uploaded blob that no version uses (an upload that went no further)."""
+        self.builder.release_blob(blob)
+
+    @rpc
+    def list_versions(self, uid, name, admin=False):
+        ufop = catalog.find(check_name(name), uid, admin, "manage")
+        return [describe(v) for v in versions.of(ufop)]
+
+    @rpc
+    def version_ref(self, uid, name, version, admin=False):
+        """``{id, name, version, state}`` of a version ``uid`` manages."""
+        ufop = catalog.find(check_name(name), uid, admin, "manage")
+        row = versions.get(ufop, check_version(version))
+        return {"id": ufop.id, "name": ufop.name, "version": row.version, "state": row.state,
+                "image": row.image}
