@@ -112,6 +112,29 @@ def qiniu_dockerfile(spec):
     ])
 
 
+def without_tags(src, dst):
+    """Copy a ``docker save`` archive to ``dst`` with its tags taken out, so that loading it
+    can never move a tag on this engine (another ufop's, or the host's own)."""
+    with tarfile.open(src, "r:*") as tar_in, tarfile.open(dst, "w") as tar_out:
+        for member in tar_in:
+            path = normalize(member.name)
+            if path == "repositories":
+                continue
+            fileobj = tar_in.extractfile(member) if member.isfile() else None
+            if path == "manifest.json":
+                try:
+                    manifest = json.load(fileobj)
+                    for entry in manifest:
+                        entry["RepoTags"] = None
+                except (ValueError, TypeError, AttributeError):
+                    raise InvalidArgs("manifest.json: not a docker save manifest") from None
+                data = json.dumps(manifest).encode()
+                member = tarfile.TarInfo("manifest.json")
+                member.size, member.mode = len(data), 0o644
+                fileobj = io.BytesIO(data)
+            tar_out.addfile(member, fileobj)
+
+
 def with_dockerfile(src, dst, dockerfile):
     """Copy the archive ``src`` to the tar ``dst`` with ``Dockerfile`` added at its root."""
     with tarfile.open(src, "r:*") as tar_in, tarfile.open(dst, "w") as tar_out:

@@ -166,20 +166,21 @@ class Builder(DependencyProvider):
                 tmp.unlink(missing_ok=True)
 
     def load(self, source, repo, tag, output):
-        with open(source, "rb") as fileobj:
-            try:
+        untagged = self.work_dir / f"load.{time.time_ns()}.tar"
+        try:
+            tpool.execute(archives.without_tags, source, untagged)
+            with open(untagged, "rb") as fileobj:
                 images = self.client.images.load(fileobj)
-            except docker.errors.APIError as exc:
-                raise BuildFailed(f"docker load: {exc.explanation or exc}") from None
+        except docker.errors.APIError as exc:
+            raise BuildFailed(f"docker load: {exc.explanation or exc}") from None
+        except archives.InvalidArgs as exc:
+            raise BuildFailed(str(exc)) from None
+        finally:
+            untagged.unlink(missing_ok=True)
         if not images:
             raise BuildFailed("the archive holds no image")
-        image = images[0]
-        output.write(f"loaded image {image.id}\n")
-        image.tag(repo, tag)
-        for original in image.tags:  # no tag of the archive lingers to collide with others
-            if original != f"{repo}:{tag}":
-                self.client.images.remove(original, noprune=True)
-                output.write(f"untagged {original}\n")
+        output.write(f"loaded image {images[0].id}\n")
+        images[0].tag(repo, tag)
 
     def recover(self):
         """Versions left ``building`` by a restart end as ``build failed`` (SPEC §5)."""
