@@ -45,6 +45,22 @@ def path_query(request):
     return f"{path}?{query}" if query else path
 
 
+def sent_content_type(request):
+    """The Content-Type the client sent, or None when it sent none.
+
+    eventlet's WSGI server puts ``text/plain`` in ``CONTENT_TYPE`` when a request has no
+    Content-Type, which would break every signature made without one (curl, Qiniu's Go SDK, a
+    plain GET); its raw headers show what really arrived.
+    """
+    raw = request.environ.get("headers_raw")
+    if raw is None:
+        return request.headers.get("Content-Type")
+    for key, value in raw:
+        if key.lower() == "content-type":
+            return value
+    return None
+
+
 def check_date(value, now, window):
     try:
         then = datetime.strptime(value, DATE_FORMAT).replace(tzinfo=timezone.utc)
@@ -130,7 +146,7 @@ class Accounts:
         caller = self.by_key(access_key)
         if caller is None:
             raise Unauthorized("Authorization: unknown access key")
-        content_type = request.headers.get("Content-Type")
+        content_type = sent_content_type(request)
         if scheme == "Qiniu":
             date = request.headers.get("X-Qiniu-Date")
             if date is not None:
