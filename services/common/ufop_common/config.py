@@ -28,6 +28,10 @@ class Settings:
     flavors: dict = field(default_factory=lambda: dict(DEFAULT_FLAVORS))
     date_window_seconds: int = 15 * 60
     build_timeout: float = 1800.0
+    max_restarts: int = 3
+    health_timeout: float = 30.0
+    start_wait: float = 15.0
+    reconcile_interval: float = 2.0
     max_builds: int = 2
 
     def db_url(self, service):
@@ -54,4 +58,8 @@ def load():
         flavors=json.loads(flavors) if flavors else dict(DEFAULT_FLAVORS),
         build_timeout=float(_env("UFOP_BUILD_TIMEOUT", "1800")),
         max_builds=int(_env("UFOP_MAX_BUILDS", "2")),
+        max_restarts=int(_env("UFOP_MAX_RESTARTS", "3")),
+        health_timeout=float(_env("UFOP_HEALTH_TIMEOUT", "30")),
+        start_wait=float(_env("UFOP_START_WAIT", "15")),
+        reconcile_interval=float(_env("UFOP_RECONCILE_INTERVAL", "2")),
     )

@@ -30,6 +30,12 @@ EVENT = {"type": "object", "properties": {"time": {"type": "string"}, "type": {"
 VERSION = {"type": "object", "properties": {
     "version": {"type": "string"}, "createAt": {"type": "string"}, "desc": {"type": "string"},
     "state": {"type": "string", "enum": ["building", "build success", "build failed"]}}}
+INDEX = {"name": "index", "in": "path", "required": True, "schema": {"type": "integer"},
+         "description": "the instance's index (from 1)"}
+INSTANCE = {"type": "object", "properties": {
+    "index": {"type": "integer"}, "version": {"type": "string"},
+    "state": {"type": "string", "enum": ["Starting", "Running", "Stopped", "Failed"]}}}
+INSTANCES = {"type": "array", "items": INSTANCE}
 HEALTH = {"type": "object", "additionalProperties": {"type": "string"}}
 ANY = {"type": "object"}
 
@@ -64,6 +70,19 @@ ROUTES = [
     ("GET", "/api/ufops/{name}/versions/{version}/log", "A version's build output", True,
      [NAME, {"name": "version", "in": "path", "required": True, "schema": {"type": "string"}}],
      None, {"type": "object", "properties": {"log": {"type": "string"}}}),
+    ("GET", "/api/ufops/{name}/instances", "A ufop's instances", True, [NAME], None,
+     INSTANCES),
+    ("POST", "/api/ufops/{name}/instances", "Add instances of the current version", True,
+     [NAME], {"type": "object", "required": ["size"], "properties": {
+         "size": {"type": "integer", "minimum": 1}, "version": {"type": "string"}}},
+     INSTANCES),
+    *[("POST", f"/api/ufops/{{name}}/instances/{{index}}/{action}", summary, True,
+       [NAME, INDEX], None, INSTANCE) for action, summary in (
+        ("start", "Start an instance"), ("stop", "Stop an instance"),
+        ("reboot", "Restart an instance"),
+        ("switch", "Move an instance to the current version, without a gap"))],
+    ("DELETE", "/api/ufops/{name}/instances/{index}", "Delete an instance", True,
+     [NAME, INDEX], None, None),
     ("GET", "/api/ufops/{name}/events", "A ufop's audit trail, newest first", True,
      [NAME, LIMIT], None, {"type": "array", "items": EVENT}),
 ]

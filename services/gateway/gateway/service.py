@@ -177,3 +177,51 @@ class GatewayService:
         caller = self.caller(request)
         ref = self.registry.version_ref(caller.uid, name, version, admin=caller.admin)
         return self.logs.build_log(ref["id"], ref["version"])
+
+    # -- instances (SPEC §4, endpoints 7-13) ---------------------------------------------
+    def operation_deadline(self):
+        """Instance operations wait for health (bounded), so they get a longer deadline."""
+        return max(self.settings.start_wait, self.settings.health_timeout) + 15
+
+    @api("GET", "/api/ufops/<name>/instances")
+    def list_instances(self, request, name):
+        caller = self.caller(request)
+        return self.scheduler.list_instances(caller.uid, name, admin=caller.admin)
+
+    @api("POST", "/api/ufops/<name>/instances")
+    def add_instances(self, request, name):
+        caller, fields = self.signed_json(request)
+        size = fields.get("size")
+        if isinstance(size, bool) or not isinstance(size, int):
+            raise InvalidArgs("size: must be an integer of at least 1")
+        return self.scheduler.add_instances.call_with_deadline(
+            self.operation_deadline(), caller.uid, name, size, fields.get("version"),
+            admin=caller.admin)
+
+    def instance_action(self, request, name, index, method):
+        caller, _ = self.signed_json(request, required=False)
+        call = getattr(self.scheduler, method)
+        return call.call_with_deadline(self.operation_deadline(), caller.uid, name, index,
+                                       admin=caller.admin)
+
+    @api("POST", "/api/ufops/<name>/instances/<int:index>/start")
+    def start_instance(self, request, name, index):
+        return self.instance_action(request, name, index, "start_instance")
+
+    @api("POST", "/api/ufops/<name>/instances/<int:index>/stop")
+    def stop_instance(self, request, name, index):
+        return self.instance_action(request, name, index, "stop_instance")
+
+    @api("POST", "/api/ufops/<name>/instances/<int:index>/reboot")
+    def reboot_instance(self, request, name, index):
+        return self.instance_action(request, name, index, "reboot_instance")
+
+    @api("POST", "/api/ufops/<name>/instances/<int:index>/switch")
+    def switch_instance(self, request, name, index):
+        return self.instance_action(request, name, index, "switch_instance")
+
+    @api("DELETE", "/api/ufops/<name>/instances/<int:index>")
+    def delete_instance(self, request, name, index):
+        caller = self.caller(request)
+        self.scheduler.delete_instance.call_with_deadline(
+            self.operation_deadline(), caller.uid, name, index, admin=caller.admin)

@@ -19,6 +19,7 @@ MARKERS = (("Dockerfile", DOCKERFILE), ("ufop.yaml", QINIU), ("manifest.json", D
 RESOURCE_DIR = "/ufop/resource"
 WORK_DIR = "/ufop/app"
 MAX_UFOP_YAML = 64 * 1024
+MAX_LINK_HOPS = 40
 
 
 @dataclass(frozen=True)
@@ -38,14 +39,30 @@ def normalize(name):
     return "/".join(parts)
 
 
-def check_link(member, path):
-    target = member.linkname
-    if target.startswith("/"):
-        raise InvalidArgs(f"archive: link {member.name!r} points outside the archive")
-    base = posixpath.dirname(path) if member.issym() else ""
-    resolved = posixpath.normpath(posixpath.join(base, target))
-    if resolved == ".." or resolved.startswith("../"):
-        raise InvalidArgs(f"archive: link {member.name!r} points outside the archive")
+def check_links(links, symlinks):
+    """Each link ``(member name, target from the root)`` stays inside the archive, with the
+    archive's own ``symlinks`` followed on the way (``t -> .`` makes ``t/t/..`` leave it)."""
+    for name, path in links:
+        target = path.split("/")
+        hops = 0
+        parts = []
+        while target:
+            part = target.pop(0)
+            if part in ("", "."):
+                continue
+            if part == "..":
+                if not parts:
+                    raise InvalidArgs(f"archive: link {name!r} points outside the archive")
+                parts.pop()
+                continue
+            parts.append(part)
+            through = symlinks.get("/".join(parts))
+            if through is not None:
+                hops += 1
+                if hops > MAX_LINK_HOPS:
+                    raise InvalidArgs(f"archive: link {name!r}: too many levels of links")
+                parts = []  # ``through`` is from the root, as every target here
+                target = through.split("/") + target
 
 
 def inspect(path):
@@ -56,12 +73,19 @@ def inspect(path):
         with tarfile.open(path, "r:*") as tar:
             root = set()
             ufop_yaml = None
+            links, symlinks = [], {}
             for member in tar:
                 rel = normalize(member.name)
                 if member.ischr() or member.isblk() or member.isfifo():
                     raise InvalidArgs(f"archive: device or fifo {member.name!r} is not allowed")
                 if member.issym() or member.islnk():
-                    check_link(member, rel)
+                    if member.linkname.startswith("/"):
+                        raise InvalidArgs(f"archive: link {member.name!r} points outside "
+                                          "the archive")
+                    base = posixpath.dirname(rel) if member.issym() else ""
+                    links.append((member.name, posixpath.join(base, member.linkname)))
+                    if member.issym():
+                        symlinks[rel] = posixpath.join(base, member.linkname)
                 if "/" not in rel and member.isfile():
                     root.add(rel)
                     if rel == "ufop.yaml":
@@ -70,6 +94,7 @@ def inspect(path):
                         ufop_yaml = tar.extractfile(member).read()
     except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
         raise InvalidArgs(f"archive: not a tar or tar.gz archive ({exc})") from None
+    check_links(links, symlinks)
     for marker, kind in MARKERS:
         if marker in root:
             parsed = parse_ufop_yaml(ufop_yaml) if kind == QINIU else None

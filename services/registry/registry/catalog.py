@@ -3,6 +3,8 @@
 Every function takes the acting account (``uid``, ``admin``) and applies SPEC §3: a ufop the
 caller may not see is ``UfopNotfound``; one it may see but not manage is ``Forbidden``.
 """
+from datetime import datetime
+
 from peewee import IntegrityError
 
 from ufop_common.errors import Forbidden, InvalidArgs, UfopExists, UfopNotfound, VersionNotFound
@@ -134,3 +136,12 @@ def set_listed(ufop, uid, on):
             Access.insert(ufop=ufop.id, uid=uid).on_conflict_ignore().execute()
         else:
             Access.delete().where((Access.ufop == ufop) & (Access.uid == uid)).execute()
+
+
+def count_instances(payload):
+    """Keep ``instanceNum`` from the scheduler's events; an older event never wins."""
+    when = datetime.strptime(payload["time"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    (Ufop.update(instance_num=payload["instanceNum"], instance_num_at=when)
+     .where((Ufop.id == payload["id"])
+            & (Ufop.instance_num_at.is_null() | (Ufop.instance_num_at <= when)))
+     .execute())

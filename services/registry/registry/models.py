@@ -18,6 +18,7 @@ class Ufop(BaseModel):
     flavor = CharField(max_length=64, default="default")
     max_instance_num = IntegerField(default=5)
     instance_num = IntegerField(default=0)
+    instance_num_at = DateTimeField(null=True)  # time of the event that set instance_num
     version = CharField(max_length=32, default="")
     created_at = DateTimeField(default=utcnow)
 

@@ -1,5 +1,6 @@
 """The registry: ufops, access lists, versions and image builds (SPEC §4-5)."""
 from eventlet import tpool
+from nameko.events import event_handler
 
 from ufop_common import config
 from ufop_common.errors import InvalidArgs
@@ -130,3 +131,24 @@ class RegistryService:
         row = versions.get(ufop, check_version(version))
         return {"id": ufop.id, "name": ufop.name, "version": row.version, "state": row.state,
                 "image": row.image}
+
+    # -- instances (the scheduler's side) ----------------------------------------------
+    @rpc
+    def instance_spec(self, uid, name, admin=False):
+        """What the scheduler needs to run a ufop ``uid`` manages: its current version's image,
+        its configuration and its flavor's limits."""
+        ufop = catalog.find(check_name(name), uid, admin, "manage")
+        spec = dict(catalog.ref(ufop), image="", configuration=ufop.configuration)
+        if ufop.version:
+            spec["image"] = versions.get(ufop, ufop.version).image
+        flavor = self.settings.flavors.get(ufop.flavor) or self.settings.flavors["default"]
+        spec.update(cpus=float(flavor.get("cpus", 1)), memory=str(flavor.get("memory", "512m")))
+        return spec
+
+    @event_handler("scheduler", "instance_added")
+    def on_instance_added(self, payload):
+        catalog.count_instances(payload)
+
+    @event_handler("scheduler", "instance_deleted")
+    def on_instance_deleted(self, payload):
+        catalog.count_instances(payload)

@@ -1,10 +1,18 @@
-"""The scheduler's store: instances (numbered containers) of each ufop."""
-from peewee import AutoField, CharField, DateTimeField, IntegerField
+"""The scheduler's store: instances (numbered containers) of each ufop.
+
+A record holds everything needed to (re)create its container without asking the registry:
+the image, the flavor's limits and the environment. ``desired`` is what the user asked for;
+``state`` is what was last seen (SPEC §4: Starting, Running, Stopped, Failed).
+"""
+from peewee import (AutoField, CharField, DateTimeField, FloatField, IntegerField,
+                    TextField)
 
 from ufop_common.store import make_base_model
 from ufop_common.timefmt import utcnow
 
 database, BaseModel = make_base_model()
+
+STARTING, RUNNING, STOPPED, FAILED = "Starting", "Running", "Stopped", "Failed"
 
 
 class Instance(BaseModel):
@@ -13,12 +21,25 @@ class Instance(BaseModel):
     ufop_name = CharField(max_length=20)
     index = IntegerField()
     version = CharField(max_length=32)
-    state = CharField(max_length=16, default="Starting")
+    image = CharField(max_length=255)
+    configuration = TextField(default="")
+    cpus = FloatField(default=1.0)
+    memory = CharField(max_length=16, default="512m")
+    desired = CharField(max_length=8, default="running")  # running | stopped
+    state = CharField(max_length=16, default=STARTING)
     container_id = CharField(max_length=80, default="")
+    host_port = IntegerField(default=0)
+    restarts = IntegerField(default=0)
+    unhealthy = IntegerField(default=0)
+    started_at = DateTimeField(null=True)
+    next_try_at = DateTimeField(null=True)
     created_at = DateTimeField(default=utcnow)
 
     class Meta:
         indexes = ((("ufop_id", "index"), True),)
+
+    def view(self):
+        return {"index": self.index, "version": self.version, "state": self.state}
 
 
 MODELS = [Instance]
