@@ -32,6 +32,7 @@ class Settings:
     health_timeout: float = 30.0
     start_wait: float = 15.0
     reconcile_interval: float = 2.0
+    upstream_timeout: float = 60.0
     max_builds: int = 2
 
     def db_url(self, service):
@@ -62,4 +63,5 @@ def load():
         health_timeout=float(_env("UFOP_HEALTH_TIMEOUT", "30")),
         start_wait=float(_env("UFOP_START_WAIT", "15")),
         reconcile_interval=float(_env("UFOP_RECONCILE_INTERVAL", "2")),
+        upstream_timeout=float(_env("UFOP_UPSTREAM_TIMEOUT", "60")),
     )

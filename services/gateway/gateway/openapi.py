@@ -83,6 +83,11 @@ ROUTES = [
         ("switch", "Move an instance to the current version, without a gap"))],
     ("DELETE", "/api/ufops/{name}/instances/{index}", "Delete an instance", True,
      [NAME, INDEX], None, None),
+    *[(method, path, "Call the ufop on a file (the data plane): the body, or ?url=", False,
+       [NAME] + ([{"name": "params", "in": "path", "required": True,
+                   "schema": {"type": "string"}}] if "params" in path else [])
+       + [{"name": "url", "in": "query", "schema": {"type": "string"}}], None, None)
+      for path in ("/ufop/{name}", "/ufop/{name}/{params}") for method in ("GET", "POST")],
     ("GET", "/api/ufops/{name}/events", "A ufop's audit trail, newest first", True,
      [NAME, LIMIT], None, {"type": "array", "items": EVENT}),
 ]

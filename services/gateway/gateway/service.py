@@ -1,16 +1,21 @@
 """The gateway: REST over HTTP in front of the registry, scheduler and logs (SPEC §2-4)."""
+import re
+
 import eventlet
+from nameko.events import BROADCAST, event_handler
 from werkzeug.wrappers import Response
 
 from ufop_common import config
 from ufop_common.blobs import BlobStore
-from ufop_common.errors import Forbidden, InvalidArgs, PayloadTooLarge, UfopError
+from ufop_common.errors import (Forbidden, InvalidArgs, PayloadTooLarge, UfopError,
+                                UfopNotfound)
 from ufop_common.rpc import DeadlineRpc
-from ufop_common.schemas import check_name, check_version
+from ufop_common.schemas import NAME_RE, check_name, check_version
 
 from . import openapi
 from .auth import Identity
 from .entrypoints import Reply, api, json_response
+from .proxy import Route, Upstream, body_of
 from .requests import int_arg, json_object, read_body
 
 SERVICES = ("registry", "scheduler", "logs")
@@ -27,6 +32,7 @@ class GatewayService:
     registry = DeadlineRpc("registry")
     scheduler = DeadlineRpc("scheduler")
     logs = DeadlineRpc("logs")
+    upstream = Upstream()
 
     def __init__(self):
         self.settings = config.load()
@@ -225,3 +231,55 @@ class GatewayService:
         caller = self.caller(request)
         self.scheduler.delete_instance.call_with_deadline(
             self.operation_deadline(), caller.uid, name, index, admin=caller.admin)
+
+    # -- the data plane (SPEC §7) ----------------------------------------------------------
+    @api("GET,POST", "/ufop/<name>")
+    def call_ufop(self, request, name):
+        return self.call(request, name, "")
+
+    @api("GET,POST", "/ufop/<name>/<path:params>")
+    def call_ufop_with_params(self, request, name, params):
+        return self.call(request, name, params)
+
+    def call(self, request, name, params):
+        if not re.match(NAME_RE, name):
+            raise UfopNotfound(f"ufop {name!r} not found")
+        route = self.upstream.router.get(name, lambda: self.fetch_route(name))
+        caller, body = None, body_of(request)
+        if request.headers.get("Authorization"):
+            pending = self.accounts.begin(request)
+            if pending.body_signed and body is not None:
+                body = read_body(request, self.settings.max_body_bytes)
+                pending.feed(body)
+            caller = pending.check()
+        route.allows(caller)
+        return self.upstream.forward(route, name, params, request, body)
+
+    def fetch_route(self, name):
+        ufop = self.registry.route(name)
+        endpoints = self.scheduler.endpoints(ufop["id"])
+        return Route(ufop["id"], ufop["owner"], ufop["aclMode"], frozenset(ufop["accessList"]),
+                     ufop["version"], endpoints)
+
+    def drop_route(self, payload):
+        self.upstream.router.drop(payload["name"])
+
+
+#: events after which every gateway process drops its cached route (broadcast, SPEC §8)
+ROUTE_EVENTS = (("registry", "ufop_updated"), ("registry", "ufop_deleted"),
+                ("registry", "current_version_changed"),
+                ("scheduler", "instance_state_changed"), ("scheduler", "instance_deleted"),
+                ("scheduler", "instance_switched"))
+
+
+def _route_dropper(source, event_type):
+    @event_handler(source, event_type, handler_type=BROADCAST, reliable_delivery=False)
+    def handle(self, payload):
+        self.drop_route(payload)
+
+    handle.__name__ = f"on_{event_type}"
+    return handle
+
+
+for _source, _event_type in ROUTE_EVENTS:
+    setattr(GatewayService, f"on_{_event_type}", _route_dropper(_source, _event_type))

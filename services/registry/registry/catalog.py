@@ -25,10 +25,13 @@ def detail(ufop):
         "instanceNum": ufop.instance_num,
         "maxInstanceNum": ufop.max_instance_num,
         "flavor": ufop.flavor,
-        "accessList": [a.uid for a in Access.select(Access.uid).where(Access.ufop == ufop)
-                       .order_by(Access.id)],
+        "accessList": [a["uid"] for a in access_list(ufop)],
         "configuration": ufop.configuration,
     }
+
+
+def access_list(ufop):
+    return Access.select(Access.uid).where(Access.ufop == ufop).order_by(Access.id).dicts()
 
 
 def ref(ufop):
@@ -113,8 +116,7 @@ def update(ufop, changes, admin, settings):
             ufop.save()
         if "accessList" in fields:
             wanted = list(dict.fromkeys(fields["accessList"]))
-            current = [a.uid for a in Access.select(Access.uid).where(Access.ufop == ufop)
-                       .order_by(Access.id)]
+            current = [a["uid"] for a in access_list(ufop)]
             if wanted != current:
                 Access.delete().where(Access.ufop == ufop).execute()
                 if wanted:
@@ -131,11 +133,14 @@ def delete(ufop):
 
 
 def set_listed(ufop, uid, on):
+    """Put ``uid`` on (or take it off) the access list; whether anything changed."""
     with database.atomic():
         if on:
+            if is_listed(ufop, uid):
+                return False
             Access.insert(ufop=ufop.id, uid=uid).on_conflict_ignore().execute()
-        else:
-            Access.delete().where((Access.ufop == ufop) & (Access.uid == uid)).execute()
+            return True
+        return Access.delete().where((Access.ufop == ufop) & (Access.uid == uid)).execute() > 0
 
 
 def count_instances(payload):

@@ -74,12 +74,14 @@ class RegistryService:
         ufop = catalog.find(check_name(name), uid, admin)
         if ufop.acl_mode == access.PRIVATE or uid == ufop.owner:
             return  # the owner needs no entry; a private ufop it can see lists it already
-        catalog.set_listed(ufop, uid, True)
+        if catalog.set_listed(ufop, uid, True):
+            self.events("ufop_updated", dict(catalog.ref(ufop), by=uid, fields=["accessList"]))
 
     @rpc
     def unapply(self, uid, name, admin=False):
         ufop = catalog.find(check_name(name), uid, admin)
-        catalog.set_listed(ufop, uid, False)
+        if catalog.set_listed(ufop, uid, False):
+            self.events("ufop_updated", dict(catalog.ref(ufop), by=uid, fields=["accessList"]))
 
     @rpc
     def authorize(self, uid, name, action="see", admin=False):
@@ -144,6 +146,14 @@ class RegistryService:
         flavor = self.settings.flavors.get(ufop.flavor) or self.settings.flavors["default"]
         spec.update(cpus=float(flavor.get("cpus", 1)), memory=str(flavor.get("memory", "512m")))
         return spec
+
+    @rpc
+    def route(self, name):
+        """What the gateway's data plane needs to route calls to ``name`` (trusted caller)."""
+        ufop = catalog.find(check_name(name), "", True)
+        return {"id": ufop.id, "name": ufop.name, "owner": ufop.owner,
+                "aclMode": ufop.acl_mode, "version": ufop.version,
+                "accessList": [a["uid"] for a in catalog.access_list(ufop)]}
 
     @event_handler("scheduler", "instance_added")
     def on_instance_added(self, payload):
