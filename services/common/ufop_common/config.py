@@ -33,6 +33,7 @@ class Settings:
     start_wait: float = 15.0
     reconcile_interval: float = 2.0
     upstream_timeout: float = 60.0
+    log_retention_lines: int = 10000
     max_builds: int = 2
 
     def db_url(self, service):
@@ -64,4 +65,5 @@ def load():
         start_wait=float(_env("UFOP_START_WAIT", "15")),
         reconcile_interval=float(_env("UFOP_RECONCILE_INTERVAL", "2")),
         upstream_timeout=float(_env("UFOP_UPSTREAM_TIMEOUT", "60")),
+        log_retention_lines=int(_env("UFOP_LOG_RETENTION_LINES", "10000")),
     )

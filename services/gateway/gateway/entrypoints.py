@@ -59,6 +59,9 @@ class JsonWsgiApp(WsgiApp):
     """nameko's WSGI app, with unknown paths and methods answered in the envelope too."""
 
     def __call__(self, environ, start_response):
+        # eventlet's wsgi.input ends at Content-Length and decodes a chunked body itself;
+        # saying so keeps werkzeug from reading a body without Content-Length as empty
+        environ.setdefault("wsgi.input_terminated", True)
         request = Request(environ, shallow=True)
         adapter = self.url_map.bind_to_environ(environ)
         try:

@@ -83,6 +83,12 @@ ROUTES = [
         ("switch", "Move an instance to the current version, without a gap"))],
     ("DELETE", "/api/ufops/{name}/instances/{index}", "Delete an instance", True,
      [NAME, INDEX], None, None),
+    ("GET", "/api/ufops/{name}/instances/{index}/log",
+     "An instance's log (follow=true: NDJSON stream of new lines)", True,
+     [NAME, INDEX, {"name": "tail", "in": "query", "schema": {"type": "integer", "default": 100}},
+      {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+      {"name": "follow", "in": "query", "schema": {"type": "boolean"}}], None,
+     {"type": "object", "properties": {"log": {"type": "string"}}}),
     *[(method, path, "Call the ufop on a file (the data plane): the body, or ?url=", False,
        [NAME] + ([{"name": "params", "in": "path", "required": True,
                    "schema": {"type": "string"}}] if "params" in path else [])

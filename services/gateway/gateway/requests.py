@@ -1,5 +1,6 @@
 """Decoding what arrives over HTTP: JSON bodies and query parameters (400 naming the field)."""
 import json
+from datetime import datetime
 
 from ufop_common.errors import InvalidArgs, PayloadTooLarge
 
@@ -41,3 +42,27 @@ def int_arg(request, name, default, low, high):
     if value is None or not low <= value <= high:
         raise InvalidArgs(f"{name}: must be an integer from {low} to {high}")
     return value
+
+
+def bool_arg(request, name):
+    raw = (request.args.get(name) or "").lower()
+    if raw in ("", "0", "false", "no"):
+        return False
+    if raw in ("1", "true", "yes"):
+        return True
+    raise InvalidArgs(f"{name}: must be true or false")
+
+
+def time_arg(request, name):
+    """An RFC 3339 time in the query, as nanoseconds since the epoch (None when absent)."""
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise InvalidArgs(f"{name}: must be an RFC 3339 time, e.g. 2026-01-02T15:04:05Z")
+    whole = int(moment.replace(microsecond=0).timestamp())
+    return whole * 10**9 + moment.microsecond * 1000

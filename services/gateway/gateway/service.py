@@ -1,5 +1,7 @@
 """The gateway: REST over HTTP in front of the registry, scheduler and logs (SPEC §2-4)."""
+import json
 import re
+import time
 
 import eventlet
 from nameko.events import BROADCAST, event_handler
@@ -7,8 +9,8 @@ from werkzeug.wrappers import Response
 
 from ufop_common import config
 from ufop_common.blobs import BlobStore
-from ufop_common.errors import (Forbidden, InvalidArgs, PayloadTooLarge, UfopError,
-                                UfopNotfound)
+from ufop_common.errors import (Forbidden, InstanceNotFound, InvalidArgs, PayloadTooLarge,
+                                UfopError, UfopNotfound)
 from ufop_common.rpc import DeadlineRpc
 from ufop_common.schemas import NAME_RE, check_name, check_version
 
@@ -16,7 +18,7 @@ from . import openapi
 from .auth import Identity
 from .entrypoints import Reply, api, json_response
 from .proxy import Route, Upstream, body_of
-from .requests import int_arg, json_object, read_body
+from .requests import bool_arg, int_arg, json_object, read_body, time_arg
 
 SERVICES = ("registry", "scheduler", "logs")
 ARCHIVE_TYPES = ("application/octet-stream", "application/x-tar", "application/gzip",
@@ -232,6 +234,26 @@ class GatewayService:
         self.scheduler.delete_instance.call_with_deadline(
             self.operation_deadline(), caller.uid, name, index, admin=caller.admin)
 
+    @api("GET", "/api/ufops/<name>/instances/<int:index>/log")
+    def instance_log(self, request, name, index):
+        """The instance's log: ``tail`` lines (at or after ``since``), or with ``follow``
+        an NDJSON stream of them and of every new line until the client leaves."""
+        caller = self.caller(request)
+        tail = int_arg(request, "tail", 100, 0, 100000)
+        since = time_arg(request, "since")
+        follow = bool_arg(request, "follow")
+        ufop = self.registry.authorize(caller.uid, name, "manage", admin=caller.admin)
+        answer = self.logs.instance_log(ufop["id"], index, tail, since)
+        if not answer["known"]:
+            listed = self.scheduler.list_instances(caller.uid, name, admin=caller.admin)
+            if index not in [i["index"] for i in listed]:
+                raise InstanceNotFound(f"instance {index} not found")
+        if not follow:
+            return {"log": "\n".join(line["line"] for line in answer["lines"])}
+        request.environ["eventlet.minimum_write_chunk_size"] = 0  # each line goes out at once
+        return Response(follow_log(self.logs, ufop["id"], index, answer),
+                        content_type="application/x-ndjson")
+
     # -- the data plane (SPEC §7) ----------------------------------------------------------
     @api("GET,POST", "/ufop/<name>")
     def call_ufop(self, request, name):
@@ -263,6 +285,46 @@ class GatewayService:
 
     def drop_route(self, payload):
         self.upstream.router.drop(payload["name"])
+
+
+FOLLOW_POLL = 0.25
+FOLLOW_HEARTBEAT = 15.0
+FOLLOW_MAX = 6 * 3600.0
+
+
+def follow_log(logs, ufop_id, index, answer):
+    """NDJSON lines: the tail, then every new line, until the client leaves (a write fails)
+    or FOLLOW_MAX passes. A blank line every FOLLOW_HEARTBEAT seconds notices a client gone."""
+    def encode(line):
+        return (json.dumps({"time": iso_ns(line["time"]), "stream": line["stream"],
+                            "version": line["version"], "line": line["line"]},
+                           ensure_ascii=False) + "\n").encode()
+
+    for line in answer["lines"]:
+        yield encode(line)
+    cursor, quiet, started = answer["cursor"], 0.0, time.monotonic()
+    while time.monotonic() - started < FOLLOW_MAX:
+        try:
+            new = logs.instance_log_after(ufop_id, index, cursor)
+        except UfopError as exc:
+            yield (json.dumps({"error": exc.name, "message": exc.message}) + "\n").encode()
+            return
+        for line in new:
+            cursor = line["id"]
+            yield encode(line)
+        if new:
+            quiet = 0.0
+            continue
+        eventlet.sleep(FOLLOW_POLL)
+        quiet += FOLLOW_POLL
+        if quiet >= FOLLOW_HEARTBEAT:
+            quiet = 0.0
+            yield b"\n"
+
+
+def iso_ns(ns):
+    seconds, frac = divmod(ns, 10**9)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{frac:09d}Z"
 
 
 #: events after which every gateway process drops its cached route (broadcast, SPEC §8)

@@ -60,13 +60,16 @@ def find(name, uid, admin, action="see"):
 
 
 def create(uid, spec, max_instances):
-    try:
-        with database.atomic():
-            return Ufop.create(name=spec.name, owner=uid, acl_mode=spec.aclMode,
-                               description=spec.desc, configuration=spec.configuration,
-                               max_instance_num=max_instances)
-    except IntegrityError:
-        raise UfopExists(f"ufop {spec.name!r} already exists") from None
+    for _ in range(3):
+        try:
+            with database.atomic():
+                return Ufop.create(name=spec.name, owner=uid, acl_mode=spec.aclMode,
+                                   description=spec.desc, configuration=spec.configuration,
+                                   max_instance_num=max_instances)
+        except IntegrityError:
+            if Ufop.select().where(Ufop.name == spec.name).exists():
+                raise UfopExists(f"ufop {spec.name!r} already exists") from None
+    raise UfopExists(f"ufop {spec.name!r} could not be created; try again")
 
 
 def listing(uid, admin, limit, marker):

@@ -1,5 +1,7 @@
 """The registry's store: ufops, their access lists and their versions."""
-from peewee import (AutoField, BooleanField, CharField, DateTimeField, ForeignKeyField,
+import secrets
+
+from peewee import (BigIntegerField, BooleanField, CharField, DateTimeField, ForeignKeyField,
                     IntegerField, TextField)
 
 from ufop_common.store import make_base_model
@@ -8,8 +10,14 @@ from ufop_common.timefmt import utcnow
 database, BaseModel = make_base_model()
 
 
+def new_id():
+    """Ufop ids are random, never reused: the audit trail and logs of a deleted ufop can never
+    surface under a new one (SQLite may reuse the largest rowid). 52 bits stay exact in JSON."""
+    return secrets.randbits(52) or 1
+
+
 class Ufop(BaseModel):
-    id = AutoField()
+    id = BigIntegerField(primary_key=True, default=new_id)
     name = CharField(max_length=20, unique=True)
     owner = CharField(max_length=20, index=True)
     acl_mode = IntegerField(default=2)

@@ -7,11 +7,13 @@ from pathlib import Path
 import docker
 import eventlet
 from nameko.extensions import DependencyProvider
+from nameko.standalone.events import event_dispatcher
 
 from ufop_common import config
 
 from .reconcile import Policy
 from .runtime import Runtime
+from .shipping import Shipper
 
 
 def platform_id(data_dir):
@@ -66,9 +68,17 @@ class Containers(DependencyProvider):
         self.locks = Locks()
         self.policy = Policy(max_restarts=self.settings.max_restarts,
                              health_timeout=self.settings.health_timeout)
+        # log streams are long-lived and may be silent for hours: no read timeout
+        self.log_client = docker.from_env(timeout=None)
+        self.shipper = Shipper(self.log_client, self.runtime,
+                               event_dispatcher(self.container.config), self.container)
+
+    def start(self):
+        self.shipper.start()
 
     def stop(self):
         self.client.close()
+        self.log_client.close()
         os.close(self.leader)
 
     def get_dependency(self, worker_ctx):

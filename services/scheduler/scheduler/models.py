@@ -4,8 +4,8 @@ A record holds everything needed to (re)create its container without asking the 
 the image, the flavor's limits and the environment. ``desired`` is what the user asked for;
 ``state`` is what was last seen (SPEC §4: Starting, Running, Stopped, Failed).
 """
-from peewee import (AutoField, CharField, DateTimeField, FloatField, IntegerField,
-                    TextField)
+from peewee import (AutoField, BigIntegerField, CharField, CompositeKey, DateTimeField,
+                    FloatField, IntegerField, TextField)
 
 from ufop_common.store import make_base_model
 from ufop_common.timefmt import utcnow
@@ -17,7 +17,7 @@ STARTING, RUNNING, STOPPED, FAILED = "Starting", "Running", "Stopped", "Failed"
 
 class Instance(BaseModel):
     id = AutoField()
-    ufop_id = IntegerField(index=True)
+    ufop_id = BigIntegerField(index=True)
     ufop_name = CharField(max_length=20)
     index = IntegerField()
     version = CharField(max_length=32)
@@ -42,4 +42,16 @@ class Instance(BaseModel):
         return {"index": self.index, "version": self.version, "state": self.state}
 
 
-MODELS = [Instance]
+class LogCursor(BaseModel):
+    """The last line shipped of one stream of one container (see ``shipping``)."""
+
+    container_id = CharField(max_length=80)
+    stream = CharField(max_length=8)
+    ts = BigIntegerField()  # nanoseconds since the epoch
+    n = IntegerField()  # lines of that timestamp shipped
+
+    class Meta:
+        primary_key = CompositeKey("container_id", "stream")
+
+
+MODELS = [Instance, LogCursor]

@@ -22,6 +22,7 @@ from .models import FAILED, RUNNING, STARTING, STOPPED, Instance, database
 log = logging.getLogger(__name__)
 
 SWITCH_DRAIN = 1.0  # seconds the old container keeps serving calls routed before the switch
+RETIRE_STOP_TIMEOUT = 2  # seconds a retired container gets to stop before it is killed
 
 
 def key(record):
@@ -34,6 +35,7 @@ class Operations:
         self.locks = containers.locks
         self.policy = containers.policy
         self.settings = containers.settings
+        self.shipper = containers.shipper
         self.publish = publish
 
     # -- records and events ------------------------------------------------------------
@@ -63,6 +65,13 @@ class Operations:
     def listing(self, ufop_id):
         return [r.view() for r in Instance.select().where(Instance.ufop_id == ufop_id)
                 .order_by(Instance.index)]
+
+    def retire(self, container_id):
+        """Stop a container, ship the last of its log, then remove it."""
+        self.runtime.stop(container_id, timeout=RETIRE_STOP_TIMEOUT)
+        self.shipper.drain(container_id)
+        self.runtime.remove(container_id)
+        self.shipper.forget([container_id])
 
     # -- adding --------------------------------------------------------------------------
     def add(self, spec, size, version=None):
@@ -183,7 +192,7 @@ class Operations:
         with self.locks.instance((ufop_id, index)):
             record = self.find(ufop_id, index)
             if record.container_id:
-                self.runtime.remove(record.container_id)
+                self.retire(record.container_id)
             record.delete_instance()
             self.publish("instance_deleted",
                          self.payload(record, instanceNum=self.count(ufop_id)))
@@ -199,7 +208,7 @@ class Operations:
             old_container = record.container_id
             if record.desired == "stopped":
                 if old_container:
-                    self.runtime.remove(old_container)
+                    self.retire(old_container)
                 record.version, record.image, record.container_id = (
                     spec["version"], spec["image"], "")
                 record.configuration = spec.get("configuration", record.configuration)
@@ -222,16 +231,17 @@ class Operations:
             self.publish("instance_switched", self.payload(record, previous=previous))
             if old_container and record.desired != "stopped":
                 eventlet.sleep(SWITCH_DRAIN)
-                self.runtime.remove(old_container)
+                self.retire(old_container)
             return record.view()
 
     def forget_ufop(self, ufop_id):
         """A deleted ufop: every record and container goes, whatever its state."""
         records = list(Instance.select().where(Instance.ufop_id == ufop_id))
         Instance.delete().where(Instance.ufop_id == ufop_id).execute()
-        for container in self.runtime.observe():
-            if container.ufop_id == ufop_id:
-                self.runtime.remove(container.id)
+        gone = [c.id for c in self.runtime.observe() if c.ufop_id == ufop_id]
+        for container_id in gone:
+            self.runtime.remove(container_id)
+        self.shipper.forget(gone + [r.container_id for r in records if r.container_id])
         for record in records:
             self.publish("instance_deleted", self.payload(record, instanceNum=0))
         return len(records)
@@ -286,6 +296,7 @@ class Operations:
         for container in self.runtime.observe():
             if container.id == container_id and (container.ufop_id, container.index) not in busy:
                 self.runtime.remove(container_id)
+                self.shipper.forget([container_id])
 
     def _apply_to(self, record, action):
         now = utcnow()

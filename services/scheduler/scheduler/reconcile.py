@@ -19,6 +19,8 @@ class Observed:
     index: int
     running: bool
     host_port: int = 0
+    name: str = ""
+    version: str = ""
 
 
 @dataclass(frozen=True)

@@ -75,9 +75,9 @@ class Runtime:
         self.client.api.restart(container_id, timeout=STOP_TIMEOUT)
         return self.host_port(container_id)
 
-    def stop(self, container_id):
+    def stop(self, container_id, timeout=STOP_TIMEOUT):
         try:
-            self.client.api.stop(container_id, timeout=STOP_TIMEOUT)
+            self.client.api.stop(container_id, timeout=timeout)
         except docker.errors.NotFound:
             pass
 
@@ -104,7 +104,8 @@ class Runtime:
             for binding in c.get("Ports") or []:
                 if binding.get("PrivatePort") == 9100 and binding.get("PublicPort"):
                     port = int(binding["PublicPort"])
-            found.append(Observed(c["Id"], ufop_id, index, c.get("State") == "running", port))
+            found.append(Observed(c["Id"], ufop_id, index, c.get("State") == "running", port,
+                                  labels.get("ufop.name", ""), labels.get("ufop.version", "")))
         return found
 
     def healthy(self, host_port):
