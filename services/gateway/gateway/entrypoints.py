@@ -6,6 +6,7 @@ status of its class in ``ufop_common.errors`` -- never a traceback, never HTML.
 """
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 
 from nameko.web.handlers import HttpRequestHandler
@@ -15,6 +16,8 @@ from werkzeug.exceptions import (HTTPException, MethodNotAllowed, NotFound,
 from werkzeug.wrappers import Request, Response
 
 from ufop_common import errors
+
+from . import metrics
 
 log = logging.getLogger(__name__)
 
@@ -62,16 +65,21 @@ class JsonWsgiApp(WsgiApp):
         # eventlet's wsgi.input ends at Content-Length and decodes a chunked body itself;
         # saying so keeps werkzeug from reading a body without Content-Length as empty
         environ.setdefault("wsgi.input_terminated", True)
+        started = time.perf_counter()
         request = Request(environ, shallow=True)
         adapter = self.url_map.bind_to_environ(environ)
+        route = "unmatched"
         try:
             provider, values = adapter.match()
+            route = provider.url
             request.path_values = values
             response = provider.handle_request(request)
         except HTTPException as exc:
             response = error_response(routing_error(exc))
         except Exception as exc:  # a failure outside any route: still the envelope
             response = error_response(exc)
+        metrics.observe(request.method, route, response.status_code,
+                        time.perf_counter() - started)
         return response(environ, start_response)
 
 

@@ -43,6 +43,7 @@ ANY = {"type": "object"}
 ROUTES = [
     ("GET", "/healthz", "Liveness of each service", False, [], None, HEALTH),
     ("GET", "/api/openapi.json", "This document", False, [], None, None),
+    ("GET", "/metrics", "Prometheus metrics of this gateway process", False, [], None, None),
     ("POST", "/api/accounts", "Create an account (admin)", True, [],
      {"type": "object", "properties": {"admin": {"type": "boolean"}}}, ACCOUNT),
     ("GET", "/api/accounts/me", "The signing account", True, [], None, ACCOUNT),

@@ -14,7 +14,7 @@ from ufop_common.errors import (Forbidden, InstanceNotFound, InvalidArgs, Payloa
 from ufop_common.rpc import DeadlineRpc
 from ufop_common.schemas import NAME_RE, check_name, check_version
 
-from . import openapi
+from . import metrics, openapi
 from .auth import Identity
 from .entrypoints import Reply, api, json_response
 from .proxy import Route, Upstream, body_of
@@ -66,6 +66,11 @@ class GatewayService:
                                   "message": f"not answering: {', '.join(down)}",
                                   "data": status}, 503)
         return status
+
+    @api("GET", "/metrics")
+    def prometheus_metrics(self, request):
+        body, content_type = metrics.exposition()
+        return Response(body, content_type=content_type)
 
     @api("GET", "/api/openapi.json")
     def openapi_document(self, request):
