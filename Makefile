@@ -13,6 +13,7 @@ test: setup-test
 
 bench: setup
 	$(PY) tests/bench/bench_gateway.py
+	$(PY) tests/bench/bench_upload.py
 
 setup:
 	bash scripts/setup.sh
