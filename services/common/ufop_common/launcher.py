@@ -77,9 +77,19 @@ class Stack:
             proc.kill()
             proc.wait()
 
-    def stop(self):
-        for service in reversed(list(self.procs)):
-            self.stop_service(service)
+    def stop(self, grace=15):
+        """SIGTERM to every service at once, then wait; SIGKILL those still there."""
+        procs = [p for p in self.procs.values() if p.poll() is None]
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for proc in procs:
+            try:
+                proc.wait(max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.procs.clear()
 
     def exited(self):
         """Services whose process has ended, with their exit codes."""
