@@ -69,6 +69,38 @@ def bind(proxy, url, models):
     return database
 
 
+class Prepared:
+    """A select whose SQL is built once per database, then run again with new values.
+
+    Peewee builds a query's SQL text anew on every execution; for the small lookups every
+    request makes, that was most of their cost (about 0.2 ms of 0.25 ms each, ``make bench``).
+    ``build(*values)`` returns the query; it is built once with markers to learn its SQL, whose
+    parameters must be exactly those markers, in order. The values are then handed to the
+    driver as they are: pass plain column values (an id, not a model instance).
+    """
+
+    def __init__(self, model, build):
+        self.model = model
+        self.build = build
+        self.markers = [f"\0prepared-{i}" for i in range(build.__code__.co_argcount)]
+        self.database = self.sql = None
+
+    def __call__(self, *values):
+        """The rows, as instances of the model."""
+        database = self.model._meta.database
+        database = getattr(database, "obj", database)  # the database behind a DatabaseProxy
+        if database is not self.database:
+            sql, params = self.build(*self.markers).sql()
+            if params != self.markers:
+                raise ValueError(f"prepared query: parameters {params!r} are not the values")
+            self.database, self.sql = database, sql
+        return self.model.raw(self.sql, *values)
+
+    def first(self, *values):
+        """The first row, or None."""
+        return next(iter(self(*values)), None)
+
+
 class Store(DependencyProvider):
     """Gives each worker the service's database, connected for the worker's lifetime."""
 

@@ -8,10 +8,16 @@ from datetime import datetime
 from peewee import IntegrityError
 
 from ufop_common.errors import Forbidden, InvalidArgs, UfopExists, UfopNotfound, VersionNotFound
+from ufop_common.store import Prepared
 from ufop_common.timefmt import create_time
 
 from . import access
 from .models import Access, Ufop, Version, database
+
+# the lookups every request makes, their SQL built once (see Prepared)
+UFOP_BY_NAME = Prepared(Ufop, lambda name: Ufop.select().where(Ufop.name == name))
+ACCESS_LIST = Prepared(Access, lambda ufop_id: Access.select(Access.uid)
+                       .where(Access.ufop == ufop_id).order_by(Access.id))
 
 
 def detail(ufop):
@@ -31,7 +37,7 @@ def detail(ufop):
 
 
 def access_list(ufop):
-    return Access.select(Access.uid).where(Access.ufop == ufop).order_by(Access.id).dicts()
+    return ACCESS_LIST(ufop.id).dicts()
 
 
 def ref(ufop):
@@ -47,7 +53,7 @@ def is_listed(ufop, uid):
 
 def find(name, uid, admin, action="see"):
     """The ufop ``name`` if the caller may do ``action`` on it (404 when it may not see it)."""
-    ufop = Ufop.get_or_none(Ufop.name == name)
+    ufop = UFOP_BY_NAME.first(name)
     if ufop is None:
         raise UfopNotfound(f"ufop {name!r} not found")
     needs_list = not admin and uid != ufop.owner and ufop.acl_mode != access.PUBLIC
