@@ -54,7 +54,9 @@ def bool_arg(request, name):
 
 
 def time_arg(request, name):
-    """An RFC 3339 time in the query, as nanoseconds since the epoch (None when absent)."""
+    """An RFC 3339 time in the query, as nanoseconds since the epoch (None when absent),
+    held to what a signed 64-bit count of them can say (1970 to 2262): log lines bear no
+    other times."""
     raw = request.args.get(name)
     if not raw:
         return None
@@ -65,4 +67,4 @@ def time_arg(request, name):
     if moment is None or moment.tzinfo is None:
         raise InvalidArgs(f"{name}: must be an RFC 3339 time, e.g. 2026-01-02T15:04:05Z")
     whole = int(moment.replace(microsecond=0).timestamp())
-    return whole * 10**9 + moment.microsecond * 1000
+    return min(max(whole * 10**9 + moment.microsecond * 1000, 0), 2**63 - 1)
