@@ -14,6 +14,7 @@ test: setup-test
 bench: setup
 	$(PY) tests/bench/bench_gateway.py
 	$(PY) tests/bench/bench_upload.py
+	$(PY) tests/bench/bench_instances.py
 
 setup:
 	bash scripts/setup.sh

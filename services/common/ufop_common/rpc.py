@@ -13,7 +13,7 @@ import eventlet
 from amqp.exceptions import AMQPError
 from kombu.exceptions import KombuError, OperationalError
 from nameko.exceptions import UnknownService
-from nameko.rpc import MethodProxy, RpcProxy, ServiceProxy
+from nameko.rpc import MethodProxy, Rpc, RpcProxy, ServiceProxy
 from nameko.rpc import rpc as _rpc
 
 from . import config
@@ -23,6 +23,26 @@ from .errors import ServiceUnavailable, UfopError
 rpc = _rpc(expected_exceptions=UfopError)
 
 log = logging.getLogger(__name__)
+
+
+class AtMostOnceRpc(Rpc):
+    """An RPC entrypoint for a call that must not run twice. A request is acknowledged once
+    its worker ends, so a service killed in the middle of one gets it again when it comes
+    back: this answers such a redelivered request ``ServiceUnavailable`` instead of running
+    it a second time (what the first run recorded is finished by the service itself)."""
+
+    def handle_message(self, body, message):
+        if message.delivery_info.get("redelivered"):
+            log.warning("%s: not running a redelivered request again", self.method_name)
+            error = ServiceUnavailable(
+                f"{self.container.service_name} restarted while handling this request; "
+                f"it may have been done in part: look before trying again")
+            self.rpc_consumer.handle_result(message, None, (type(error), error, None))
+            return
+        super().handle_message(body, message)
+
+
+at_most_once_rpc = AtMostOnceRpc.decorator(expected_exceptions=UfopError)
 
 BROKER_ERRORS = (OSError, socket.error, AMQPError, KombuError, OperationalError,
                  ConnectionError)

@@ -89,9 +89,9 @@ def _plan_one(record, container, healthy, now, policy):
     if container is None:
         if not _due(record, now):
             return []
-        if record.container_id and record.restarts >= policy.max_restarts:
-            return [Action("fail", record.id, reason="its container is gone and it is out "
-                                                      "of restart attempts")]
+        if record.restarts >= policy.max_restarts:  # gone, or could not even be made
+            return [Action("fail", record.id, reason="it has no container and is out of "
+                                                      "restart attempts")]
         return [Action("create", record.id, reason="it should run and has no container")]
 
     if not container.running:

@@ -7,7 +7,7 @@ from nameko.timer import timer
 from ufop_common import config
 from ufop_common.errors import InvalidArgs
 from ufop_common.events import Events
-from ufop_common.rpc import DeadlineRpc, rpc
+from ufop_common.rpc import DeadlineRpc, at_most_once_rpc, rpc
 from ufop_common.store import Store
 
 from .dependencies import Containers
@@ -49,7 +49,7 @@ class SchedulerService:
     def list_instances(self, uid, name, admin=False):
         return self.ops.listing(self.managed(uid, name, admin)["id"])
 
-    @rpc
+    @at_most_once_rpc  # redelivered after a crash, it would add ``size`` more
     def add_instances(self, uid, name, size, version=None, admin=False):
         """Add ``size`` instances of the current version; returns all instances."""
         if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_SIZE:

@@ -1,0 +1,673 @@
+"""Instances through HTTP, on the real Docker engine and RabbitMQ (SPEC §4, §6, §7, §9; issue 4).
+
+Every ufop made here is deleted at the end of its test (which removes its images and, through
+the scheduler, its containers); any container of it still there afterwards is removed by force.
+Platforms of our own (``make_platform``) serve the tests that break things: a scheduler killed
+with ``kill -9``, tight health and restart bounds.
+"""
+import hashlib
+import http.server
+import io
+import os
+import signal
+import tarfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import docker
+import pytest
+import requests
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FILEINFO = REPO_ROOT / "examples" / "fileinfo"
+BUSYBOX = Path("/bin/busybox")
+OCTET = "application/octet-stream"
+
+BUILD_DEADLINE = 180  # seconds; every deadline here only catches a hang
+STATE_DEADLINE = 90
+RECOVERY_DEADLINE = 150
+ACTION_TIMEOUT = 120  # an instance operation waits for health, bounded by the platform
+MiB = 1 << 20
+
+
+# -- archives ----------------------------------------------------------------------------
+def tar_gz(files):
+    """``files``: {name: (bytes, mode)} -> the bytes of a tar.gz."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, (data, mode) in files.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def fileinfo_context():
+    """examples/fileinfo with the static busybox it copies in."""
+    assert BUSYBOX.is_file(), "Debian's busybox-static is needed (make test installs it)"
+    return tar_gz({"Dockerfile": ((FILEINFO / "Dockerfile").read_bytes(), 0o644),
+                   "handler.sh": ((FILEINFO / "handler.sh").read_bytes(), 0o755),
+                   "busybox": (BUSYBOX.read_bytes(), 0o755)})
+
+
+def sleeper_context():
+    """A ufop that never answers: no server, just ``sleep 1000``."""
+    dockerfile = (b'FROM scratch\nCOPY busybox /bin/busybox\n'
+                  b'CMD ["/bin/busybox", "sleep", "1000"]\n')
+    return tar_gz({"Dockerfile": (dockerfile, 0o644), "busybox": (BUSYBOX.read_bytes(), 0o755)})
+
+
+# -- small helpers -------------------------------------------------------------------------
+def wait_until(predicate, deadline, what):
+    """Poll ``predicate`` until it returns something true; fail with ``what`` at the deadline."""
+    end = time.monotonic() + deadline
+    last = None
+    while time.monotonic() < end:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(0.25)
+    pytest.fail(f"not within {deadline} s: {what} (last: {last!r})")
+
+
+def ok(answer):
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["code"] == 200, body
+    return body.get("data")
+
+
+def refused(answer, status, error, *words):
+    assert answer.status_code == status, answer.text
+    body = answer.json()
+    assert (body["code"], body["error"]) == (status, error), body
+    for word in words:
+        assert word in body["message"], body
+    return body
+
+
+def clone(client):
+    """Another client with the same keys (a ``requests.Session`` per thread)."""
+    return type(client)(client.base_url, client.access_key, client.secret_key, uid=client.uid)
+
+
+def platform_id(platform):
+    return (platform.stack.data_dir / "platform-id").read_text().strip()
+
+
+def listing(client, name):
+    return ok(client.get(f"/api/ufops/{name}/instances"))
+
+
+def states(client, name):
+    return {i["index"]: i["state"] for i in listing(client, name)}
+
+
+def all_running(client, name, count):
+    current = states(client, name)
+    return len(current) == count and set(current.values()) == {"Running"} and current
+
+
+def add(client, name, size, **fields):
+    return client.post(f"/api/ufops/{name}/instances", json=dict(size=size, **fields),
+                       timeout=ACTION_TIMEOUT)
+
+
+def act(client, name, index, action):
+    return client.post(f"/api/ufops/{name}/instances/{index}/{action}", json={},
+                       timeout=ACTION_TIMEOUT)
+
+
+def call(client, name, rest="", **kwargs):
+    """The data plane: GET (or POST with ``data=``) /ufop/<name>[/<rest>]."""
+    method = "POST" if "data" in kwargs else "GET"
+    path = f"/ufop/{name}" + (f"/{rest}" if rest else "")
+    kwargs.setdefault("timeout", 30)
+    return client.request(method, path, **kwargs)
+
+
+# -- fixtures ------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def docker_client():
+    client = docker.from_env(timeout=300)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def contexts():
+    return {"fileinfo": fileinfo_context(), "sleeper": sleeper_context()}
+
+
+class Docker:
+    """The containers one platform made, seen through the Docker engine."""
+
+    def __init__(self, client, platform):
+        self.client = client
+        self.platform_id = platform_id(platform)
+
+    def containers(self, name=None):
+        """``[{Id, Labels, State, ...}]`` as ``docker ps -a`` lists them (no inspect each,
+        which would race with removals)."""
+        labels = [f"ufop.platform={self.platform_id}"]
+        if name:
+            labels.append(f"ufop.name={name}")
+        return self.client.api.containers(all=True, filters={"label": labels})
+
+    def by_index(self, name):
+        found = {}
+        for container in self.containers(name):
+            found.setdefault(int(container["Labels"]["ufop.index"]), []).append(container)
+        return found
+
+    def one(self, name, index):
+        """The one container of instance ``index``, inspected."""
+        (container,) = self.by_index(name)[index]
+        return self.client.containers.get(container["Id"])
+
+
+@pytest.fixture
+def ufops(docker_client, contexts):
+    """``ufops.make(platform, ...)``: a ufop with built versions and a current one. Each is
+    deleted at the end of the test and its containers are checked gone (removed if not)."""
+
+    class Ufops:
+        def __init__(self):
+            self.made = []  # (platform, name)
+
+        def make(self, platform, client=None, acl="PUBLIC", versions=("v1",), current="v1",
+                 context="fileinfo", **fields):
+            client = client or platform.admin
+            name = platform.register(client, acl=acl, **fields)
+            self.made.append((platform, name))
+            for version in versions:
+                ok(client.post("/api/images", params={"ufop": name, "version": version},
+                               data=contexts[context], headers={"Content-Type": OCTET},
+                               timeout=180))
+            for version in versions:
+                self.wait_built(client, name, version)
+            if current:
+                ok(client.put(f"/api/ufops/{name}", json={"version": current}))
+            return name
+
+        def wait_built(self, client, name, version):
+            def built():
+                for row in ok(client.get(f"/api/ufops/{name}/versions")):
+                    if row["version"] == version and row["state"] != "building":
+                        return row["state"]
+            state = wait_until(built, BUILD_DEADLINE, f"{name} {version} built")
+            assert state == "build success", ok(client.get(
+                f"/api/ufops/{name}/versions/{version}/log"))
+
+    made = Ufops()
+    yield made
+    for platform, name in made.made:
+        try:
+            platform.admin.delete(f"/api/ufops/{name}", timeout=60)
+        except requests.RequestException:
+            pass
+        engine = Docker(docker_client, platform)
+        end = time.monotonic() + 30
+        while engine.containers(name) and time.monotonic() < end:
+            time.sleep(0.5)
+        for container in engine.containers(name):
+            docker_client.api.remove_container(container["Id"], force=True)
+
+
+# -- adding, the states, listing -------------------------------------------------------
+def test_every_transition_of_one_instance(platform, ufops, docker_client):
+    name = ufops.make(platform)
+    engine = Docker(docker_client, platform)
+    client = platform.admin
+    added = ok(add(client, name, 2))
+    assert [(i["index"], i["version"]) for i in added] == [(1, "v1"), (2, "v1")]
+    assert all_running(client, name, 2) or wait_until(lambda: all_running(client, name, 2),
+                                                      STATE_DEADLINE, "2 Running")
+    first = engine.one(name, 1)
+    assert first.status == "running"
+
+    assert ok(act(client, name, 1, "stop")) == {"index": 1, "version": "v1", "state": "Stopped"}
+    assert engine.one(name, 1).status == "exited"
+    assert states(client, name) == {1: "Stopped", 2: "Running"}
+    time.sleep(3)  # a reconcile pass or more: a Stopped instance stays stopped
+    assert states(client, name)[1] == "Stopped" and engine.one(name, 1).status == "exited"
+
+    assert ok(act(client, name, 1, "start")) == {"index": 1, "version": "v1", "state": "Running"}
+    assert engine.one(name, 1).status == "running"
+
+    started = engine.one(name, 2).attrs["State"]["StartedAt"]
+    assert ok(act(client, name, 2, "reboot")) == {"index": 2, "version": "v1",
+                                                  "state": "Running"}
+    rebooted = engine.one(name, 2)
+    assert rebooted.status == "running" and rebooted.attrs["State"]["StartedAt"] != started
+
+    assert ok(act(client, name, 1, "start")) == {"index": 1, "version": "v1", "state": "Running"}
+
+    assert client.delete(f"/api/ufops/{name}/instances/1", timeout=ACTION_TIMEOUT).json() == {
+        "code": 200}
+    assert listing(client, name) == [{"index": 2, "version": "v1", "state": "Running"}]
+    assert sorted(engine.by_index(name)) == [2]
+
+
+def test_unknown_index_is_instance_not_found(platform, ufops):
+    name = ufops.make(platform)
+    client = platform.admin
+    ok(add(client, name, 1))
+    for action in ("start", "stop", "reboot", "switch"):
+        refused(act(client, name, 7, action), 404, "InstanceNotFound")
+    refused(client.delete(f"/api/ufops/{name}/instances/7"), 404, "InstanceNotFound")
+    assert [i["index"] for i in listing(client, name)] == [1]
+
+
+def test_instances_are_managed_by_their_owner_only(platform, ufops):
+    owner, other = platform.new_account(), platform.new_account()
+    name = ufops.make(platform, owner, acl="PROTECTED")
+    ok(add(owner, name, 1))
+    refused(add(other, name, 1), 403, "Forbidden")
+    refused(act(other, name, 1, "stop"), 403, "Forbidden")
+    refused(other.get(f"/api/ufops/{name}/instances"), 403, "Forbidden")
+    refused(platform.anonymous.get(f"/api/ufops/{name}/instances"), 401, "Unauthorized")
+    assert states(owner, name) == {1: "Running"}
+
+
+def test_new_instances_take_the_lowest_free_indexes(platform, ufops, docker_client):
+    name = ufops.make(platform)
+    engine = Docker(docker_client, platform)
+    client = platform.admin
+    ok(add(client, name, 3))
+    ok(client.delete(f"/api/ufops/{name}/instances/2", timeout=ACTION_TIMEOUT))
+    assert [i["index"] for i in listing(client, name)] == [1, 3]
+    added = ok(add(client, name, 1))
+    assert [i["index"] for i in added] == [1, 2, 3]
+    ok(client.delete(f"/api/ufops/{name}/instances/1", timeout=ACTION_TIMEOUT))
+    ok(client.delete(f"/api/ufops/{name}/instances/3", timeout=ACTION_TIMEOUT))
+    assert [i["index"] for i in ok(add(client, name, 3))] == [1, 2, 3, 4]
+    wait_until(lambda: all_running(client, name, 4), STATE_DEADLINE, "4 Running")
+    found = engine.by_index(name)
+    assert sorted(found) == [1, 2, 3, 4] and all(len(c) == 1 for c in found.values())
+
+
+def test_only_the_current_version_is_added(platform, ufops):
+    client = platform.admin
+    name = ufops.make(platform, versions=("v1", "v2"), current="")
+    refused(add(client, name, 1), 400, "InvalidArgs", "version")
+    ok(client.put(f"/api/ufops/{name}", json={"version": "v1"}))
+    body = refused(add(client, name, 1, version="v2"), 400, "InvalidArgs", "switch")
+    assert "v2" in body["message"]
+    refused(add(client, name, 1, version="v9"), 400, "InvalidArgs")
+    assert listing(client, name) == []
+    assert ok(add(client, name, 1, version="v1")) == [{"index": 1, "version": "v1",
+                                                       "state": "Running"}]
+    for size in (0, -1, "2", None, True, 1.5):
+        refused(add(client, name, size), 400, "InvalidArgs", "size")
+    refused(client.post(f"/api/ufops/{name}/instances", json={}), 400, "InvalidArgs", "size")
+
+
+def test_quota_holds_under_twenty_concurrent_adds(platform, ufops, docker_client):
+    owner = platform.new_account()
+    name = ufops.make(platform, owner)
+    assert ok(owner.get(f"/api/ufops/{name}"))["maxInstanceNum"] == 5
+    engine = Docker(docker_client, platform)
+    answers = [None] * 20
+    gate = threading.Barrier(20)
+
+    def one(slot):
+        client = clone(owner)
+        gate.wait()
+        answers[slot] = add(client, name, 1)
+
+    threads = [threading.Thread(target=one, args=(slot,)) for slot in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(ACTION_TIMEOUT + 30)
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [200] * 5 + [409] * 15, [a.text for a in answers]
+    for answer in answers:
+        if answer.status_code == 409:
+            refused(answer, 409, "QuotaExceeded", "maxInstanceNum")
+    assert [i["index"] for i in listing(owner, name)] == [1, 2, 3, 4, 5]
+    found = engine.by_index(name)
+    assert sorted(found) == [1, 2, 3, 4, 5] and all(len(c) == 1 for c in found.values())
+    refused(add(owner, name, 1), 409, "QuotaExceeded")
+    wait_until(lambda: all_running(owner, name, 5), STATE_DEADLINE, "5 Running")
+    assert len(engine.containers(name)) == 5
+
+
+def test_containers_carry_labels_env_port_and_flavor(platform, ufops, docker_client):
+    configuration = '{"mode": "fast", "quote": "it\'s"}'
+    name = ufops.make(platform, configuration=configuration)
+    engine = Docker(docker_client, platform)
+    ok(add(platform.admin, name, 2))
+    ids = set()
+    for index in (1, 2):
+        container = engine.one(name, index)
+        labels = container.labels
+        assert labels["ufop.name"] == name and labels["ufop.index"] == str(index)
+        assert labels["ufop.version"] == "v1" and labels["ufop.id"].isdigit()
+        assert labels["ufop.platform"] == engine.platform_id
+        ids.add(labels["ufop.id"])
+        env = dict(item.split("=", 1) for item in container.attrs["Config"]["Env"])
+        assert env["UFOP_NAME"] == name and env["UFOP_VERSION"] == "v1"
+        assert env["UFOP_INSTANCE"] == str(index)
+        assert env["UFOP_CONFIGURATION"] == configuration
+        host = container.attrs["HostConfig"]
+        assert host["NanoCpus"] == 1_000_000_000
+        assert host["Memory"] == 512 * MiB
+        assert [b["HostIp"] for b in host["PortBindings"]["9100/tcp"]] == ["127.0.0.1"]
+        published = container.attrs["NetworkSettings"]["Ports"]["9100/tcp"]
+        assert {b["HostIp"] for b in published} == {"127.0.0.1"}
+        assert {int(b["HostPort"]) for b in published} != {0}
+        assert set(container.attrs["NetworkSettings"]["Ports"]) == {"9100/tcp"}
+    assert len(ids) == 1
+    answer = call(platform.anonymous, name)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["version"] == "v1"
+
+
+def test_instance_num_follows_adds_and_deletes(platform, ufops):
+    client = platform.admin
+    name = ufops.make(platform)
+
+    def instance_num(expected):
+        return lambda: ok(client.get(f"/api/ufops/{name}"))["instanceNum"] == expected
+
+    assert ok(client.get(f"/api/ufops/{name}"))["instanceNum"] == 0
+    ok(add(client, name, 3))
+    wait_until(instance_num(3), 30, "instanceNum 3")
+    ok(client.delete(f"/api/ufops/{name}/instances/2", timeout=ACTION_TIMEOUT))
+    wait_until(instance_num(2), 30, "instanceNum 2")
+    ok(act(client, name, 1, "stop"))  # a Stopped instance is still an instance
+    ok(add(client, name, 1))
+    wait_until(instance_num(3), 30, "instanceNum 3 again")
+    for index in (1, 2, 3):
+        ok(client.delete(f"/api/ufops/{name}/instances/{index}", timeout=ACTION_TIMEOUT))
+    wait_until(instance_num(0), 30, "instanceNum 0")
+
+
+def test_events_of_instances_in_the_audit_trail(platform, ufops):
+    client = platform.admin
+    name = ufops.make(platform)
+    ok(add(client, name, 1))
+    ok(act(client, name, 1, "stop"))
+    ok(client.delete(f"/api/ufops/{name}/instances/1", timeout=ACTION_TIMEOUT))
+
+    def trail():
+        events = ok(client.get(f"/api/ufops/{name}/events", params={"limit": 1000}))
+        kinds = {e["type"] for e in events}
+        wanted = {"instance_added", "instance_state_changed", "instance_deleted"}
+        changes = {(e["detail"]["from"], e["detail"]["to"]) for e in events
+                   if e["type"] == "instance_state_changed"}
+        if wanted <= kinds and {("Starting", "Running"), ("Running", "Stopped")} <= changes:
+            return events
+
+    events = wait_until(trail, 30, "instance events in the audit trail")
+    by_type = {}
+    for event in events:
+        by_type.setdefault(event["type"], []).append(event["detail"])
+    (added,) = by_type["instance_added"]
+    assert (added["name"], added["index"], added["version"], added["instanceNum"]) == (
+        name, 1, "v1", 1)
+    (deleted,) = by_type["instance_deleted"]
+    assert (deleted["index"], deleted["instanceNum"]) == (1, 0)
+    for change in by_type["instance_state_changed"]:
+        assert change["index"] == 1 and change["name"] == name
+
+
+def test_a_slow_container_operation_stalls_no_other_request(platform, ufops):
+    """Adding an instance that never answers /health holds its request for the platform's
+    bound; meanwhile other requests, to that ufop and others, are answered."""
+    client = platform.admin
+    slow = ufops.make(platform, context="sleeper")
+    other = ufops.make(platform)
+    answer = []
+    adding = threading.Thread(target=lambda: answer.append(add(clone(client), slow, 1)))
+    adding.start()
+    wait_until(lambda: listing(client, slow), 30, "the slow instance recorded")
+    assert states(client, slow) == {1: "Starting"}
+    assert ok(add(client, other, 1)) == [{"index": 1, "version": "v1", "state": "Running"}]
+    assert call(platform.anonymous, other).json()["instance"] == "1"
+    assert ok(act(client, other, 1, "stop"))["state"] == "Stopped"
+    assert ok(client.get(f"/api/ufops/{slow}"))["name"] == slow
+    assert adding.is_alive(), "the slow add ended before the others: nothing was shown"
+    adding.join(ACTION_TIMEOUT)
+    assert ok(answer[0]) == [{"index": 1, "version": "v1", "state": "Starting"}]
+
+
+# -- the reconciler ----------------------------------------------------------------------
+def test_a_killed_container_comes_back_to_running(platform, ufops, docker_client):
+    client = platform.admin
+    name = ufops.make(platform)
+    engine = Docker(docker_client, platform)
+    ok(add(client, name, 2))
+    victim = engine.one(name, 1)
+    started = victim.attrs["State"]["StartedAt"]
+    victim.kill()
+
+    def back():
+        container = engine.one(name, 1)
+        return (container.status == "running" and container.attrs["State"]["StartedAt"]
+                != started and all_running(client, name, 2))
+
+    wait_until(back, RECOVERY_DEADLINE, "the killed container Running again")
+    assert sorted(engine.by_index(name)) == [1, 2] and len(engine.containers(name)) == 2
+    answers = {call(platform.anonymous, name).json()["instance"] for _ in range(6)}
+    assert answers == {"1", "2"}
+
+
+def test_a_container_never_healthy_ends_failed(make_platform, ufops, docker_client):
+    private = make_platform(UFOP_HEALTH_TIMEOUT=2, UFOP_MAX_RESTARTS=1, UFOP_START_WAIT=1,
+                            UFOP_RECONCILE_INTERVAL=0.5)
+    client = private.admin
+    name = ufops.make(private, context="sleeper")
+    engine = Docker(docker_client, private)
+    assert ok(add(client, name, 1)) == [{"index": 1, "version": "v1", "state": "Starting"}]
+    wait_until(lambda: states(client, name) == {1: "Failed"}, STATE_DEADLINE, "Failed")
+    wait_until(lambda: engine.one(name, 1).status == "exited", 30, "its container stopped")
+    time.sleep(2)  # Failed stays Failed: the reconciler waits for the user
+    assert states(client, name) == {1: "Failed"}
+    assert len(engine.containers(name)) == 1
+
+    def failed_event():
+        events = ok(client.get(f"/api/ufops/{name}/events", params={"limit": 1000}))
+        return [e for e in events if e["type"] == "instance_state_changed"
+                and e["detail"]["to"] == "Failed"]
+
+    wait_until(failed_event, 30, "the change to Failed in the audit trail")
+    ok(client.delete(f"/api/ufops/{name}/instances/1", timeout=ACTION_TIMEOUT))
+    assert engine.containers(name) == []
+
+
+def test_kill_9_of_the_scheduler_during_an_add(make_platform, ufops, docker_client):
+    private = make_platform(UFOP_RECONCILE_INTERVAL=1)
+    client = private.admin
+    name = ufops.make(private)
+    ok(client.put(f"/api/ufops/{name}", json={"maxInstanceNum": 10}))
+    engine = Docker(docker_client, private)
+    stack = private.stack
+    answer = []
+    adding = threading.Thread(target=lambda: answer.append(
+        clone(client).post(f"/api/ufops/{name}/instances", json={"size": 5},
+                           timeout=ACTION_TIMEOUT)))
+    adding.start()
+    # kill it once Docker is making the containers: records written, containers half made
+    wait_until(lambda: engine.containers(name), 60, "the first container being made")
+    os.kill(stack.procs["scheduler"].pid, signal.SIGKILL)
+    stack.procs["scheduler"].wait(10)
+    stack.start_service("scheduler")
+    stack.wait_healthy(90)
+
+    def agreed():
+        records = listing(client, name)
+        found = engine.by_index(name)
+        indexes = [r["index"] for r in records]
+        if not records or sorted(found) != indexes or any(len(c) != 1 for c in found.values()):
+            return False
+        return {r["state"] for r in records} == {"Running"} and all(
+            c["State"] == "running" for (c,) in found.values()) and records
+
+    records = wait_until(agreed, RECOVERY_DEADLINE, "records and containers agree, Running")
+    adding.join(ACTION_TIMEOUT + 30)
+    # the add was asked for once (the quota would allow it twice): 5 instances, numbered 1-5;
+    # the caller heard that the scheduler restarted (or, had it finished first, the listing)
+    assert [r["index"] for r in records] == [1, 2, 3, 4, 5], (records, answer[0].text)
+    if answer[0].status_code != 200:
+        refused(answer[0], 503, "ServiceUnavailable", "restarted")
+    time.sleep(3)  # and it stays so: no ghost, no orphan, no late duplicate
+    assert agreed() == records
+    assert len(engine.containers(name)) == 5
+
+
+def test_deleting_a_ufop_removes_every_container(platform, ufops, docker_client):
+    client = platform.admin
+    name = ufops.make(platform)
+    engine = Docker(docker_client, platform)
+    ok(add(client, name, 3))
+    ok(act(client, name, 2, "stop"))
+    engine.one(name, 3).kill()  # crashed, not yet restarted, or restarting
+    assert len(engine.containers(name)) == 3
+    ok(client.delete(f"/api/ufops/{name}"))
+    wait_until(lambda: engine.containers(name) == [], 60, "no container of the deleted ufop")
+    again = platform.register(client, name=name)  # the name is free at once
+    assert ok(client.get(f"/api/ufops/{again}"))["instanceNum"] == 0
+    time.sleep(3)
+    assert engine.containers(name) == []
+
+
+# -- switch ------------------------------------------------------------------------------
+def test_switch_under_load_has_no_gap(platform, ufops, docker_client):
+    client = platform.admin
+    name = ufops.make(platform, versions=("v1", "v2"))
+    engine = Docker(docker_client, platform)
+    ok(add(client, name, 2))
+    ok(client.put(f"/api/ufops/{name}", json={"version": "v2"}))
+    assert listing(client, name) == [{"index": i, "version": "v1", "state": "Running"}
+                                     for i in (1, 2)]  # PUT version touches no instance
+    results, stop = [], threading.Event()
+
+    def hammer():
+        caller = clone(platform.anonymous)
+        while not stop.is_set():
+            try:
+                answer = call(caller, name)
+                results.append((answer.status_code, answer.text))
+            except requests.RequestException as exc:
+                results.append((0, repr(exc)))
+
+    threads = [threading.Thread(target=hammer) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(1)
+        for index in (1, 2):
+            assert ok(act(client, name, index, "switch")) == {"index": index, "version": "v2",
+                                                              "state": "Running"}
+        time.sleep(2)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(60)
+    failures = [r for r in results if r[0] != 200]
+    assert len(results) > 20 and not failures, (len(results), failures[:5])
+    assert listing(client, name) == [{"index": i, "version": "v2", "state": "Running"}
+                                     for i in (1, 2)]
+    found = engine.by_index(name)
+    assert sorted(found) == [1, 2]
+    assert {c["Labels"]["ufop.version"] for (c,) in found.values()} == {"v2"}
+    versions = [call(platform.anonymous, name).json()["version"] for _ in range(10)]
+    assert versions == ["v2"] * 10
+    assert ok(act(client, name, 1, "switch"))["version"] == "v2"  # already current: no-op
+
+
+# -- the data plane ----------------------------------------------------------------------
+def test_data_plane_acl(platform, ufops):
+    owner, stranger = platform.new_account(), platform.new_account()
+    public = ufops.make(platform, owner, acl="PUBLIC")
+    private = ufops.make(platform, owner, acl="PRIVATE")
+    protected = ufops.make(platform, owner, acl="PROTECTED")
+    for name in (public, private, protected):
+        ok(add(owner, name, 1))
+
+    for caller in (platform.anonymous, stranger, owner):
+        assert call(caller, public).status_code == 200
+    refused(call(platform.anonymous, private), 401, "Unauthorized")
+    refused(call(stranger, private), 404, "UfopNotfound")
+    assert call(owner, private).json()["cmd"] == private
+    refused(call(platform.anonymous, protected), 401, "Unauthorized")
+    refused(call(stranger, protected), 403, "Forbidden")
+    assert call(owner, protected).status_code == 200
+    ok(stranger.post(f"/api/ufops/{protected}/apply", json={}))
+    answer = wait_until(lambda: (lambda a: a.status_code == 200 and a)(call(stranger, protected)),
+                        30, "the applicant may call")
+    assert answer.json()["cmd"] == protected
+    ok(stranger.post(f"/api/ufops/{protected}/unapply", json={}))
+    wait_until(lambda: call(stranger, protected).status_code == 403, 30, "refused again")
+    refused(call(platform.anonymous, "nosuchufop"), 404, "UfopNotfound")
+
+
+def test_no_running_instance_is_503(platform, ufops):
+    client = platform.admin
+    name = ufops.make(platform)
+    refused(call(platform.anonymous, name), 503, "NoInstance")
+    ok(add(client, name, 1))
+    wait_until(lambda: call(platform.anonymous, name).status_code == 200, 30, "callable")
+    ok(act(client, name, 1, "stop"))
+    wait_until(lambda: call(platform.anonymous, name).status_code == 503, 30, "503 again")
+    refused(call(platform.anonymous, name), 503, "NoInstance")
+
+
+def test_the_body_params_and_url_are_passed_through(platform, ufops, docker_client):
+    name = ufops.make(platform)
+    engine = Docker(docker_client, platform)
+    ok(add(platform.admin, name, 1))
+    anonymous = platform.anonymous
+
+    body = b"first line of the file\n" + os.urandom(200_000)
+    answer = call(anonymous, name, "resize/100x100", data=body,
+                  headers={"Content-Type": OCTET})
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"cmd": f"{name}/resize/100x100", "instance": "1", "version": "v1",
+                             "bytes": len(body), "sha1": hashlib.sha1(body).hexdigest(),
+                             "firstLine": "first line of the file"}
+    assert answer.headers["Content-Type"] == "application/json"
+
+    # ?url=: the instance fetches the file itself, from a server on the Docker bridge
+    source = b"fetched by url\nsecond line\n" * 100
+    gateway_ip = engine.one(name, 1).attrs["NetworkSettings"]["Networks"]["bridge"]["Gateway"]
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(source)))
+            self.end_headers()
+            self.wfile.write(source)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer((gateway_ip, 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://{gateway_ip}:{server.server_address[1]}/source.txt"
+        answer = call(anonymous, name, params={"url": url})
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {"cmd": name, "instance": "1", "version": "v1",
+                                 "bytes": len(source), "sha1": hashlib.sha1(source).hexdigest(),
+                                 "firstLine": "fetched by url"}
+    finally:
+        server.shutdown()
+        server.server_close()
+    # the handler's own status comes back as it is
+    answer = call(anonymous, name, params={"url": "http://127.0.0.1:1/nothing"})
+    assert answer.status_code == 400 and answer.json() == {"error": "cannot fetch url"}
+
+
+def test_calls_go_round_robin(platform, ufops):
+    name = ufops.make(platform)
+    ok(add(platform.admin, name, 3))
+    wait_until(lambda: all_running(platform.admin, name, 3), STATE_DEADLINE, "3 Running")
+    seen = [call(platform.anonymous, name).json()["instance"] for _ in range(9)]
+    assert set(seen) == {"1", "2", "3"}, seen
+    assert all(seen.count(i) == 3 for i in "123"), seen
