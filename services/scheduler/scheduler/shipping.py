@@ -48,15 +48,14 @@ class Follower:
             since=since)
         partial = None
         for frame in raw:
-            text = frame.decode("utf-8", "replace")
-            ts_text, _, body = text.partition(" ")
-            if partial is not None:  # Docker splits long lines into frames
+            ts_text, _, body = frame.partition(b" ")
+            if partial is not None:  # Docker splits long lines into frames, by bytes
                 ts_text, body = partial[0], partial[1] + body
-            if not body.endswith("\n"):
+            if not body.endswith(b"\n"):
                 partial = (ts_text, body)
                 continue
             partial = None
-            yield parse_ts(ts_text), body[:-1]
+            yield parse_ts(ts_text.decode("ascii")), body[:-1].decode("utf-8", "replace")
 
     def run(self):
         last_ts, at_ts = None, 0
@@ -65,6 +64,7 @@ class Follower:
             last_ts = ts
             if (ts, at_ts) <= self.cursor:
                 continue  # shipped before
+            self.shipper.pending[self.container.id] += 1
             self.shipper.queue.put((self.container, self.stream, ts, at_ts, line))
 
 
@@ -150,8 +150,6 @@ class Shipper:
                 batch.append(self.queue.get(timeout=remaining))
             except Empty:
                 break
-        for container, *_ in batch:
-            self.pending[container.id] += 1
         return batch
 
     def ship(self, batch):
