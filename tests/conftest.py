@@ -157,3 +157,9 @@ def pg_url():
         pytest.fail("UFOP_TEST_PG_URL is not set: run the tests with `make test`, which "
                     "installs and starts PostgreSQL")
     return url
+
+
+def pytest_collection_modifyitems(items):
+    """Modules named ``test_zz_*`` disturb what every test shares (the broker): run them last,
+    after every tier."""
+    items.sort(key=lambda item: item.path.name.startswith("test_zz_"))

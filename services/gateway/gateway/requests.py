@@ -16,6 +16,12 @@ def read_body(request, limit):
     return data
 
 
+#: the fields travel on over RPC, whose JSON codec fails (silently, for the receiver) long
+#: before Python's recursion limit; no field of ours is nested more than twice
+MAX_JSON_DEPTH = 32
+TOO_DEEP = f"body: JSON nested deeper than {MAX_JSON_DEPTH} levels"
+
+
 def json_object(body, required=True):
     """The JSON object in ``body``; ``{}`` for an empty optional body."""
     if not body.strip():
@@ -26,9 +32,25 @@ def json_object(body, required=True):
         value = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidArgs(f"body: malformed JSON ({exc})") from None
+    except RecursionError:
+        raise InvalidArgs(TOO_DEEP) from None
+    if nesting(value) > MAX_JSON_DEPTH:
+        raise InvalidArgs(TOO_DEEP)
     if not isinstance(value, dict):
         raise InvalidArgs("body: must be a JSON object")
     return value
+
+
+def nesting(value):
+    """How deep JSON arrays and objects are nested in ``value`` (without recursion)."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            pending.extend((child, depth + 1)
+                           for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def int_arg(request, name, default, low, high):

@@ -1,0 +1,106 @@
+"""Checks shared by the end-to-end tests (imported by name: pytest puts this folder on the path)."""
+import time
+import uuid
+from datetime import datetime, timezone
+
+import requests
+from qiniu.auth import QiniuMacAuth
+
+#: generous deadlines that only catch hangs (the platform runs with UFOP_RPC_TIMEOUT=3)
+RPC_TIMEOUT = 3
+HANG = RPC_TIMEOUT + 5
+
+
+def new_name(prefix="t"):
+    return prefix + uuid.uuid4().hex[:12]
+
+
+def assert_ok(answer):
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["Content-Type"].startswith("application/json")
+    body = answer.json()
+    assert body["code"] == 200
+    return body.get("data")
+
+
+def assert_error(answer, status, name=None, mentions=None):
+    """An error answer of SPEC §2: that status, JSON, exactly ``{code, error, message}``."""
+    assert answer.status_code == status, answer.text
+    assert answer.headers["Content-Type"].startswith("application/json"), answer.headers
+    assert "<html" not in answer.text.lower() and "Traceback" not in answer.text
+    body = answer.json()
+    assert set(body) == {"code", "error", "message"}, body
+    assert body["code"] == status
+    assert isinstance(body["message"], str) and body["message"]
+    if name is not None:
+        assert body["error"] == name, body
+    if mentions is not None:
+        assert mentions in body["message"], body
+    return body
+
+
+def wait_for(predicate, timeout=20, interval=0.1):
+    """Poll until ``predicate()`` is truthy and return it; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"not true within {timeout} s (last: {last!r})")
+
+
+def qiniu_date(offset_seconds=0):
+    return datetime.fromtimestamp(time.time() + offset_seconds, timezone.utc).strftime(
+        "%Y%m%dT%H%M%SZ")
+
+
+def sdk_authorization(client, method, url, headers=None, body=None, sign_url=None):
+    """The ``Authorization`` the official SDK computes for a request (optionally for another
+    URL than the one it is sent to); ``headers`` are the request's own."""
+    headers = headers or {}
+    mac = QiniuMacAuth(client.access_key, client.secret_key,
+                       disable_qiniu_timestamp_signature=True)
+    token = mac.token_of_request(method, None, sign_url or url, mac.qiniu_headers(headers),
+                                 headers.get("Content-Type"), body)
+    return f"Qiniu {token}"
+
+
+def send_signed(client, method, path, headers=None, body=None, sign_path=None, timeout=30):
+    """A request signed by the SDK with exactly ``headers`` (no automatic X-Qiniu-Date)."""
+    url = client.base_url + path
+    headers = dict(headers or {})
+    sign_url = client.base_url + sign_path if sign_path else None
+    headers["Authorization"] = sdk_authorization(client, method, url, headers, body, sign_url)
+    return requests.request(method, url, headers=headers, data=body, timeout=timeout)
+
+
+def page(client, limit=None, marker=None):
+    params = {}
+    if limit is not None:
+        params["limit"] = limit
+    if marker is not None:
+        params["marker"] = marker
+    answer = client.get("/api/ufops", params=params)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert set(body) <= {"code", "data", "marker"}
+    for item in body["data"]:
+        assert set(item) == {"name", "aclMode", "desc"}
+    return body["data"], body.get("marker")
+
+
+def walk(client, limit):
+    """The names on every page with ``limit``, checking that a marker comes exactly when more
+    remain: a page with one is full and is followed by a non-empty page."""
+    seen, marker = [], None
+    while True:
+        items, next_marker = page(client, limit, marker)
+        if marker is not None:
+            assert items, f"marker {marker!r} was given but nothing remained"
+        seen += [i["name"] for i in items]
+        if next_marker is None:
+            return seen
+        assert len(items) == limit and next_marker == items[-1]["name"]
+        marker = next_marker
