@@ -16,7 +16,7 @@ from eventlet import tpool
 from nameko.extensions import DependencyProvider
 from nameko.standalone.events import event_dispatcher
 
-from ufop_common import config
+from ufop_common import config, guarded
 from ufop_common.blobs import BlobStore
 from ufop_common.events import stamp
 from ufop_common.timefmt import create_at
@@ -70,7 +70,8 @@ class Builder(DependencyProvider):
 
     def start(self):
         self.client = docker.from_env(timeout=self.settings.build_timeout)
-        self.container.spawn_managed_thread(self.recover, identifier="builds.recover")
+        self.container.spawn_managed_thread(guarded(self.recover, "recovering builds"),
+                                            identifier="builds.recover")
 
     def stop(self):
         if self.client is not None:
@@ -88,13 +89,15 @@ class Builder(DependencyProvider):
 
     # -- what workers call -------------------------------------------------------------
     def start_build(self, version_id, archive):
-        self.container.spawn_managed_thread(lambda: self.run(version_id, archive),
-                                            identifier=f"build.{version_id}")
+        self.container.spawn_managed_thread(
+            guarded(lambda: self.run(version_id, archive), f"build {version_id}"),
+            identifier=f"build.{version_id}")
 
     def forget(self, images, digests):
         """Remove a deleted ufop's images and its blobs that no version uses any more."""
-        self.container.spawn_managed_thread(lambda: self._forget(images, digests),
-                                            identifier="builds.forget")
+        self.container.spawn_managed_thread(
+            guarded(lambda: self._forget(images, digests), "removing images"),
+            identifier="builds.forget")
 
     def release_blob(self, digest):
         with database.connection_context():
