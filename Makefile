@@ -15,6 +15,7 @@ bench: setup
 	$(PY) tests/bench/bench_gateway.py
 	$(PY) tests/bench/bench_upload.py
 	$(PY) tests/bench/bench_instances.py
+	$(PY) tests/bench/bench_logs.py
 
 setup:
 	bash scripts/setup.sh

@@ -10,7 +10,6 @@ from urllib.parse import urlparse, urlunparse
 import eventlet
 import psycopg2
 import pytest
-from eventlet.queue import Queue
 
 from logs import lines
 from logs import models as logs_models
@@ -406,6 +405,16 @@ def test_retention_keeps_the_newest_lines_of_each_instance(line_store):
     assert texts() == [f"stdout {i}" for i in range(5, 10)]
     lines.store(batch(range(1, 500)), retention=5)  # a batch larger than the bound
     assert len(texts()) == 5
+
+
+def test_retention_holds_when_instances_take_turns(line_store):
+    """Lines of two instances stored alternately: their ids interleave."""
+    for i in range(1, 21):
+        lines.store(batch([i], index=1), retention=3)
+        lines.store(batch([i], index=2, container="c2"), retention=4)
+    assert texts(index=1) == ["stdout 18", "stdout 19", "stdout 20"]
+    assert texts(index=2) == ["stdout 17", "stdout 18", "stdout 19", "stdout 20"]
+    assert logs_models.InstanceLine.select().count() == 7
 
 
 def test_a_batch_larger_than_one_insert_is_stored_whole(line_store):
