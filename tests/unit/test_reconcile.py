@@ -70,7 +70,8 @@ def test_a_container_left_by_a_crash_before_its_id_was_saved_is_replaced():
 
 def test_an_instance_that_should_run_without_container_is_created():
     assert planned([Rec(container_id="")], []) == [("create", 1, "", "")]
-    assert planned([Rec(container_id="gone")], []) == [("create", 1, "", "")]
+    # the action names the container the record had, so applying it notices a change
+    assert planned([Rec(container_id="gone")], []) == [("create", 1, "gone", "")]
 
 
 def test_creation_waits_for_its_back_off():
@@ -81,7 +82,7 @@ def test_creation_waits_for_its_back_off():
 
 
 def test_a_vanished_container_out_of_restarts_fails():
-    assert planned([Rec(container_id="gone", restarts=3)], []) == [("fail", 1, "", "")]
+    assert planned([Rec(container_id="gone", restarts=3)], []) == [("fail", 1, "gone", "")]
 
 
 def test_a_container_that_cannot_be_made_fails_out_of_restarts():
@@ -146,7 +147,7 @@ def test_a_passing_probe_clears_the_unhealthy_count():
 def test_stopped_is_stopped():
     assert planned([Rec(desired="stopped", state=RUNNING)], [box()]) == [("stop", 1, "c1", "")]
     assert planned([Rec(desired="stopped", state=RUNNING)], [box(running=False)]) == [
-        ("mark", 1, "", STOPPED)]
+        ("mark", 1, "c1", STOPPED)]
     assert planned([Rec(desired="stopped", state=STOPPED)], [box(running=False)]) == []
     assert planned([Rec(desired="stopped", state=STOPPED, container_id="")], []) == []
 
@@ -499,3 +500,15 @@ def test_the_reconciler_leaves_an_instance_an_operation_holds(ops):
     with ops.locks.instance((UFOP, 1)):
         assert ops.reconcile() == []
     assert ops.runtime.journal[-1][0] == "run"
+
+
+def test_a_planned_create_is_dropped_when_the_instance_got_a_container_meanwhile(ops):
+    """plan, then an operation gives the record a container, then apply: no second one."""
+    Instance.create(ufop_id=UFOP, ufop_name="fileinfo", index=1, version="v1", image="img:v1")
+    (action,) = plan(list(Instance.select()), [], {}, datetime.utcnow(), ops.policy)
+    assert action.kind == "create"
+    ops.start(UFOP, 1)  # between the plan and its application
+    (made,) = ops.runtime.containers
+    ops.apply(action)
+    assert list(ops.runtime.containers) == [made]
+    assert Instance.get().container_id == made

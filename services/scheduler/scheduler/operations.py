@@ -285,7 +285,7 @@ class Operations:
         if not lock.acquire(blocking=False):
             return  # an operation took it since the plan was made
         try:
-            if action.container_id and record.container_id != action.container_id:
+            if record.container_id != action.container_id:
                 return  # changed since the plan was made
             self._apply_to(record, action)
         finally:

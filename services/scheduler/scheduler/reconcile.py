@@ -4,7 +4,7 @@
 health probes just made and the time; it returns actions that ``service`` applies. It never
 touches an instance another operation holds (``busy``): that operation owns it meanwhile.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from .models import FAILED, RUNNING, STARTING, STOPPED
@@ -67,7 +67,10 @@ def plan(records, containers, health, now, policy, busy=frozenset()):
         if (record.ufop_id, record.index) in busy:
             continue
         container = by_id.get(record.container_id) if record.container_id else None
-        actions.extend(_plan_one(record, container, health.get(record.id), now, policy))
+        # every action carries the container id the record had when planned: applying it
+        # checks that nothing changed the instance in between
+        actions.extend(replace(action, container_id=record.container_id) for action in
+                       _plan_one(record, container, health.get(record.id), now, policy))
     return actions
 
 
