@@ -2,6 +2,7 @@
 import json
 import re
 import time
+from functools import cached_property
 
 import eventlet
 from nameko.events import BROADCAST, event_handler
@@ -38,7 +39,11 @@ class GatewayService:
 
     def __init__(self):
         self.settings = config.load()
-        self.blobs = BlobStore(self.settings.data_dir)
+
+    @cached_property
+    def blobs(self):
+        """Made only by the worker of an upload, not by each worker (``make bench``)."""
+        return BlobStore(self.settings.data_dir)
 
     # -- helpers -----------------------------------------------------------------------
     def caller(self, request, body=b""):
