@@ -12,17 +12,58 @@ import socket
 import eventlet
 from amqp.exceptions import AMQPError
 from kombu.exceptions import KombuError, OperationalError
+from nameko.amqp.publish import Publisher
+from nameko.constants import (AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, DEFAULT_SERIALIZER,
+                              LOGIN_METHOD_CONFIG_KEY, SERIALIZER_CONFIG_KEY)
 from nameko.exceptions import UnknownService
-from nameko.rpc import MethodProxy, Rpc, RpcProxy, ServiceProxy
-from nameko.rpc import rpc as _rpc
+from nameko.rpc import (MethodProxy, Responder, RpcConsumer, RpcProxy, ServiceProxy,
+                        get_rpc_exchange)
+from nameko.rpc import Rpc as _Rpc
 
 from . import config
 from .errors import ServiceUnavailable, UfopError
 
-#: ``@rpc`` for our services: UfopErrors are answers, logged as expected, not as crashes
-rpc = _rpc(expected_exceptions=UfopError)
-
 log = logging.getLogger(__name__)
+
+
+class ReplyPublisher(Publisher):
+    use_confirms = False
+
+
+class ReplyResponder(Responder):
+    publisher_cls = ReplyPublisher
+
+
+class RpcReplies(RpcConsumer):
+    """nameko's ``RpcConsumer``, sending replies without publisher confirms.
+
+    Every caller of our services waits with a deadline (``DeadlineRpc``): the reply is the
+    acknowledgement, and a reply the broker lost ends like a reply that never came. Waiting
+    for the broker to confirm each reply cost a broker round trip and its frame handling on
+    every call (about 0.25 ms of p50 in ``make bench``). A reply that cannot be written still
+    raises, and the request is then not acknowledged, as in nameko.
+    """
+
+    def handle_result(self, message, result, exc_info):
+        config_ = self.container.config
+        responder = ReplyResponder(
+            config_[AMQP_URI_CONFIG_KEY], get_rpc_exchange(config_),
+            config_.get(SERIALIZER_CONFIG_KEY, DEFAULT_SERIALIZER), message,
+            ssl=config_.get(AMQP_SSL_CONFIG_KEY),
+            login_method=config_.get(LOGIN_METHOD_CONFIG_KEY))
+        result, exc_info = responder.send_response(result, exc_info)
+        self.queue_consumer.ack_message(message)
+        return result, exc_info
+
+
+class Rpc(_Rpc):
+    """nameko's RPC entrypoint, its replies sent by ``RpcReplies``."""
+
+    rpc_consumer = RpcReplies()
+
+
+#: ``@rpc`` for our services: UfopErrors are answers, logged as expected, not as crashes
+rpc = Rpc.decorator(expected_exceptions=UfopError)
 
 
 class AtMostOnceRpc(Rpc):
