@@ -1,0 +1,337 @@
+"""``make bench``: the gateway beside the framework's floor, from one run (issue 2, Performance).
+
+Starts, on 127.0.0.1 only and in a RabbitMQ vhost of its own:
+  * the platform -- the four ``nameko run`` processes of ``ufop_common.launcher.Stack``, on a fresh
+    data directory under ``$UFOP_DATA_DIR/bench`` and a free port -- and registers one ufop;
+  * the floor -- a bare nameko HTTP -> RPC echo (``echo_services.py``), two ``nameko run``
+    processes with the same configuration file, so the same process layout.
+Then loads ``GET /api/ufops/<name>`` (signed) and ``GET /echo/<value>`` with ``wrk`` at 1 and 16
+connections -- floor and gateway in turn, in rounds, medians reported, so that a machine busy
+with other work weighs on both alike -- and prints throughput, p50 and p99 of each, the CPU time
+their processes spent per request, and the ratios against the targets (>= 80 % of the floor's
+throughput; p50 at 1 connection within 1 ms of the floor's). Exits 1 if any request failed.
+
+A ``Qiniu`` signature without ``X-Qiniu-Date`` covers only method, path, Host and Content-Type,
+so one ``Authorization`` header, computed once, is valid for every request of a fixed GET.
+"""
+import argparse
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote, urlparse
+
+import requests
+
+from ufop_common.auth import sign_qiniu
+from ufop_common.config import DEFAULT_AMQP_URI
+from ufop_common.launcher import NAMEKO_CONFIG, Stack
+
+HERE = Path(__file__).resolve().parent
+NAMEKO = Path(sys.executable).with_name("nameko")
+MANAGEMENT_URL = os.environ.get("UFOP_RABBIT_MANAGEMENT", "http://guest:guest@127.0.0.1:15672")
+UFOP_NAME = "benchufop"
+ECHO_VALUE = "hello"
+TARGET_RATIO = 0.80
+TARGET_P50_GAP_MS = 1.0
+
+
+def say(text):
+    print(f"bench: {text}", file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def ensure_wrk():
+    if shutil.which("wrk"):
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        say("installing wrk (Debian package)")
+        quiet = {"stdout": subprocess.DEVNULL, "env": dict(os.environ,
+                                                           DEBIAN_FRONTEND="noninteractive")}
+        subprocess.run(["apt-get", "update", "-qq"], check=True, **quiet)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, **quiet)
+    if not shutil.which("wrk"):
+        sys.exit("bench: wrk is missing; install it as root: apt-get install wrk")
+
+
+class Vhost:
+    """A RabbitMQ vhost made for this run through the management API, deleted at the end.
+
+    Without the management API the run uses the vhost of ``UFOP_AMQP_URI`` as it is.
+    """
+
+    def __init__(self, amqp_uri):
+        self.base = urlparse(amqp_uri)
+        self.name = None
+        self.uri = amqp_uri
+
+    def __enter__(self):
+        name = "ufop_bench_" + secrets.token_hex(5)
+        api = f"{MANAGEMENT_URL}/api"
+        try:
+            requests.put(f"{api}/vhosts/{name}", timeout=10).raise_for_status()
+            self.name = name
+            requests.put(f"{api}/permissions/{name}/{quote(self.base.username or 'guest')}",
+                         json={"configure": ".*", "write": ".*", "read": ".*"},
+                         timeout=10).raise_for_status()
+            self.uri = f"{self.base.scheme}://{self.base.netloc}/{name}"
+        except requests.RequestException as exc:
+            say(f"no management API ({exc.__class__.__name__}); using {self.uri} as it is")
+        return self
+
+    def __exit__(self, *exc):
+        if self.name:
+            try:
+                requests.delete(f"{MANAGEMENT_URL}/api/vhosts/{self.name}", timeout=10)
+            except requests.RequestException:
+                pass
+
+
+def signed_headers(ak, sk, method, url, body=None):
+    parts = urlparse(url)
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    content_type = "application/json" if body is not None else None
+    headers = {"Authorization": sign_qiniu(ak, sk, method, path, parts.netloc, content_type,
+                                           body or b"")}
+    if content_type:
+        headers["Content-Type"] = content_type
+    return headers
+
+
+def http(method, url, ak, sk, body=None):
+    answer = requests.request(method, url, data=body, timeout=30,
+                              headers=signed_headers(ak, sk, method, url, body))
+    if answer.status_code != 200:
+        raise RuntimeError(f"{method} {url}: {answer.status_code} {answer.text}")
+    return answer.json().get("data")
+
+
+def start_platform(run_dir, amqp_uri):
+    env = {k: v for k, v in os.environ.items()
+           if not (k.startswith("UFOP_") and k.endswith("_DB"))}
+    env.update(UFOP_DATA_DIR=str(run_dir / "platform"), UFOP_AMQP_URI=amqp_uri,
+               UFOP_GATEWAY_ADDR=f"127.0.0.1:{free_port()}",
+               UFOP_ADMIN_AK="bench-admin-" + secrets.token_hex(4),
+               UFOP_ADMIN_SK=secrets.token_urlsafe(24))
+    stack = Stack(env=env).start()
+    return stack
+
+
+def register_ufop(stack):
+    """A plain account that owns one PROTECTED ufop; its keys and the ufop's URL."""
+    url, env = stack.gateway_url, stack.env
+    account = http("POST", url + "/api/accounts", env["UFOP_ADMIN_AK"], env["UFOP_ADMIN_SK"],
+                   b"{}")
+    ak, sk = account["accessKey"], account["secretKey"]
+    http("POST", url + "/api/ufops", ak, sk,
+         b'{"name": "%s", "aclMode": "PROTECTED", "desc": "bench"}' % UFOP_NAME.encode())
+    target = f"{url}/api/ufops/{UFOP_NAME}"
+    assert http("GET", target, ak, sk)["name"] == UFOP_NAME
+    return target, signed_headers(ak, sk, "GET", target)["Authorization"]
+
+
+class Floor:
+    """The bare nameko HTTP -> RPC echo, as two ``nameko run`` processes."""
+
+    SERVICES = ("EchoService", "EchoHttpService")
+
+    def __init__(self, run_dir, amqp_uri):
+        self.addr = f"127.0.0.1:{free_port()}"
+        self.env = dict(os.environ, UFOP_AMQP_URI=amqp_uri, UFOP_GATEWAY_ADDR=self.addr)
+        self.log_dir = run_dir / "floor"
+        self.procs = []
+
+    @property
+    def url(self):
+        return f"http://{self.addr}/echo/{ECHO_VALUE}"
+
+    def start(self):
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for cls in self.SERVICES:
+            with open(self.log_dir / f"{cls}.log", "ab") as log:
+                self.procs.append(subprocess.Popen(
+                    [str(NAMEKO), "run", "--config", str(NAMEKO_CONFIG), f"echo_services:{cls}"],
+                    cwd=HERE, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                    start_new_session=True))
+        return self
+
+    def wait_ready(self, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(p.poll() is not None for p in self.procs):
+                raise RuntimeError(f"the floor's processes exited; see {self.log_dir}")
+            try:
+                if requests.get(self.url, timeout=3).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"the floor did not answer within {timeout} s; see {self.log_dir}")
+
+    def stop(self):
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+# -- wrk ---------------------------------------------------------------------------------
+UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def to_ms(text):
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()
+    return float(value) * UNIT_MS[unit]
+
+
+def parse_wrk(output):
+    """Requests/s, p50 and p99 (ms) and the count of failed requests from ``wrk --latency``."""
+    def find(pattern):
+        match = re.search(pattern, output, re.MULTILINE)
+        return match.group(1) if match else None
+
+    errors = int(find(r"Non-2xx or 3xx responses:\s+(\d+)") or 0)
+    socket_errors = find(r"Socket errors:(.*)$")
+    if socket_errors:
+        errors += sum(int(n) for n in re.findall(r"\d+", socket_errors))
+    return {"requests": int(find(r"(\d+) requests in")),
+            "rps": float(find(r"^Requests/sec:\s+([\d.]+)")),
+            "p50": to_ms(find(r"^\s+50%\s+(\S+)")),
+            "p99": to_ms(find(r"^\s+99%\s+(\S+)")),
+            "errors": errors}
+
+
+def cpu_seconds(pids):
+    """User and system CPU time used so far by processes ``pids`` (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(url, connections, seconds, headers=(), pids=()):
+    """One ``wrk`` run; with ``pids``, also the CPU those processes spent per request."""
+    before = cpu_seconds(pids)
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "--latency"]
+    for header in headers:
+        command += ["-H", header]
+    done = subprocess.run(command + [url], capture_output=True, text=True,
+                          timeout=seconds + 30, check=True)
+    result = parse_wrk(done.stdout)
+    result["cpu"] = (cpu_seconds(pids) - before) * 1000 / max(result["requests"], 1)
+    return result
+
+
+def median_of(runs):
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+
+
+def print_table(results, seconds, rounds, load):
+    print()
+    print(f"make bench -- wrk -t1 --latency, {seconds} s per run, median of {rounds} "
+          f"round(s), 127.0.0.1; {os.cpu_count()} CPUs, load average {load}")
+    print(f"{'target':<34}{'conns':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
+          f"{'cpu ms/req':>12}{'errors':>8}")
+    for (key, connections), r in results.items():
+        print(f"{LABELS[key]:<34}{connections:>6}{r['rps']:>10.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}"
+              f"{r['cpu']:>12.2f}{r['errors']:>8.0f}")
+    print()
+    for connections in sorted({c for _, c in results}):
+        ratio = results[("gateway", connections)]["rps"] / results[("floor", connections)]["rps"]
+        met = ratio >= TARGET_RATIO
+        print(f"gateway/floor throughput at {connections:>2} conn: {ratio:6.1%}   "
+              f"(target >= {TARGET_RATIO:.0%}: {'met' if met else 'MISSED'})")
+    gap = results[("gateway", 1)]["p50"] - results[("floor", 1)]["p50"]
+    met = gap <= TARGET_P50_GAP_MS
+    print(f"p50 at 1 conn, gateway - floor:     {gap:+.2f} ms "
+          f"(target <= {TARGET_P50_GAP_MS:g} ms: {'met' if met else 'MISSED'})")
+
+
+LABELS = {"floor": f"floor    GET /echo/{ECHO_VALUE}", "gateway": "gateway  GET /api/ufops/:id"}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=int, default=10, help="length of each measured run")
+    parser.add_argument("--warmup", type=int, default=3, help="seconds of warm-up per target")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="measure each pair this many times and report the medians")
+    parser.add_argument("--connections", type=int, nargs="+", default=[1, 16])
+    parser.add_argument("--hold", action="store_true",
+                        help="keep everything running after the table until Ctrl-C (to profile)")
+    args = parser.parse_args()
+    if 1 not in args.connections:
+        parser.error("--connections must include 1 (the p50 target is at 1 connection)")
+    ensure_wrk()
+
+    run_dir = Path(os.environ.get("UFOP_DATA_DIR", "./var")).resolve() / "bench"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    with Vhost(os.environ.get("UFOP_AMQP_URI") or DEFAULT_AMQP_URI) as vhost:
+        stack = floor = None
+        try:
+            say(f"starting the platform and the floor (vhost {vhost.name or 'as given'}, "
+                f"logs under {run_dir})")
+            stack = start_platform(run_dir, vhost.uri)
+            floor = Floor(run_dir, vhost.uri).start()
+            stack.wait_healthy(90)
+            floor.wait_ready(60)
+            gateway_url, authorization = register_ufop(stack)
+            targets = {"floor": (floor.url, (), [p.pid for p in floor.procs]),
+                       "gateway": (gateway_url, (f"Authorization: {authorization}",),
+                                   [p.pid for p in stack.procs.values()])}
+            for key, (url, headers, _) in targets.items():
+                say(f"warming up {key} ({args.warmup} s)")
+                wrk(url, max(args.connections), args.warmup, headers)
+            runs = {}
+            started_load = os.getloadavg()[0]
+            for round_ in range(args.rounds):
+                for connections in args.connections:
+                    for key, (url, headers, pids) in targets.items():
+                        say(f"round {round_ + 1}: {key} at {connections} conn, {args.seconds} s")
+                        runs.setdefault((key, connections), []).append(
+                            wrk(url, connections, args.seconds, headers, pids))
+            results = {run: median_of(measured) for run, measured in runs.items()}
+            load = "{:.2f} -> {:.2f}".format(started_load, os.getloadavg()[0])
+            print_table(results, args.seconds, args.rounds, load)
+            errors = sum(r["errors"] for measured in runs.values() for r in measured)
+            if args.hold:
+                say(f"holding: gateway {gateway_url} (Authorization: {authorization}), "
+                    f"floor {floor.url}; Ctrl-C ends")
+                while True:
+                    time.sleep(3600)
+        except KeyboardInterrupt:
+            return 130
+        finally:
+            if floor is not None:
+                floor.stop()
+            if stack is not None:
+                stack.stop()
+    if errors:
+        say(f"{errors} requests failed during the runs: the figures are not valid")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
