@@ -2,8 +2,10 @@
 
 The ufops here run a busybox shell script that writes numbered lines -- ``out <version> <run>
 <i>`` on stdout, ``err <version> <run> <i>`` on stderr, ``<count>`` of each (0: forever), then
-``done <version> <run> <count>`` -- and logs each data-plane call on stderr as ``req <method>
-<target>``. ``<run>`` counts the starts of the container, so a line never repeats. Docker's own
+``done <version> <run> <count>`` -- logs each data-plane call on stderr as ``req <method>
+<target>`` and, stopped, says ``bye <version> <run>`` without a newline (the last line of a
+container need not end with one). ``<run>`` counts the starts of the container, so a line never
+repeats. Docker's own
 log of each container is the truth the stored log is compared with: equal, stream by stream,
 means no line lost and none doubled.
 
@@ -48,10 +50,11 @@ WRITER = b"""\
 #!/bin/sh
 # UFOP_CONFIGURATION = "<count> <pause>": <count> numbered lines on stdout and on stderr
 # (0: forever), <pause> seconds apart, then a "done" line; then it idles, serving 9100.
-trap 'exit 0' TERM
+# Stopped, it says "bye" without a newline.
 nc -ll -p 9100 -e /bin/sh /ufop/handler.sh &
 run=$(($(cat /tmp/run 2>/dev/null || echo 0) + 1))
 echo "$run" > /tmp/run
+trap 'printf "bye %s %s" "$UFOP_VERSION" "$run"; exit 0' TERM
 set -- $UFOP_CONFIGURATION
 count=${1:-0}
 pause=${2:-0.05}
@@ -145,7 +148,7 @@ def act(client, name, index, action):
 
 
 def stream_of(line):
-    return "stdout" if line.startswith(("out ", "done ")) else "stderr"
+    return "stdout" if line.startswith(("out ", "done ", "bye ")) else "stderr"
 
 
 def by_stream(lines):
@@ -193,10 +196,16 @@ def assert_same_as_docker(stored, truth):
 
 
 # -- Docker helpers ------------------------------------------------------------------------------
+def as_lines(frames):
+    """Docker's log frames as lines: a frame is a line, with or without its newline (the
+    lines here are far too short to be split)."""
+    return [frame.decode().removesuffix("\n") for frame in frames]
+
+
 def docker_log(docker_client, container_id, stream, timestamps=False):
-    raw = docker_client.api.logs(container_id, stdout=stream == "stdout",
-                                 stderr=stream == "stderr", timestamps=timestamps)
-    lines = raw.decode().splitlines()
+    lines = as_lines(docker_client.api.logs(container_id, stdout=stream == "stdout",
+                                            stderr=stream == "stderr", timestamps=timestamps,
+                                            stream=True, follow=False))
     if not timestamps:
         return lines
     return [(parse_ts(line.partition(" ")[0]), line.partition(" ")[2]) for line in lines]
@@ -221,13 +230,9 @@ class Tap:
             thread.start()
 
     def follow(self, docker_client, container_id, stream):
-        pending = b""
-        for chunk in docker_client.api.logs(container_id, stdout=stream == "stdout",
-                                            stderr=stream == "stderr", stream=True,
-                                            follow=True):
-            pending += chunk
-            *whole, pending = pending.split(b"\n")
-            self.lines[stream] += [line.decode() for line in whole]
+        self.lines[stream] = as_lines(docker_client.api.logs(
+            container_id, stdout=stream == "stdout", stderr=stream == "stderr", stream=True,
+            follow=True))
 
     def finished(self, timeout):
         for thread in self.threads:
@@ -358,9 +363,9 @@ def wait_shipped(client, name, truth, index=1):
     try:
         return wait_until(shipped, SHIP_DEADLINE, f"the log of {name} as long as Docker's")
     except pytest.fail.Exception:
-        stored = read_log(client, name, index)
-        assert_same_as_docker(stored, truth)  # says what differs
-        raise
+        mine = by_stream(read_log(client, name, index))
+        pytest.fail(f"the log of {name} is not Docker's: " + "; ".join(
+            f"{stream}: {describe(mine[stream], truth[stream])}" for stream in STREAMS))
 
 
 # -- order, tail, since ------------------------------------------------------------------------
@@ -529,6 +534,7 @@ def test_a_reboot_and_a_kill_in_the_middle_lose_and_double_nothing(platform, wri
     assert_same_as_docker(stored, truth)
     runs = assert_numbered_in_order(stored)
     assert runs[("out", "v1")][0] == runs[("err", "v1")][0] == 3
+    assert "bye v1 1" in stored and "bye v1 3" in stored  # the reboot's and the stop's
 
 
 def test_lines_written_while_the_scheduler_is_down_are_shipped_once(make_platform, writers,
@@ -624,8 +630,10 @@ def test_a_deleted_instance_keeps_its_log_until_the_ufop_is_deleted(platform, wr
 
     ok(owner.delete(f"/api/ufops/{name}/instances/1", timeout=ACTION_TIMEOUT))
     assert ok(owner.get(f"/api/ufops/{name}/instances")) == []
-    assert read_log(owner, name) == before
-    assert read_log(owner, name, tail=5) == before[-5:]
+    after = before + ["bye v1 1"]  # its last words, shipped before the container went
+    assert wait_until(lambda: read_log(owner, name) == after and after, SHIP_DEADLINE,
+                      "the log of the deleted instance")
+    assert read_log(owner, name, tail=5) == after[-5:]
     refused(owner.get(log_path(name, 2)), 404, "InstanceNotFound")
 
     ok(owner.delete(f"/api/ufops/{name}", timeout=60))

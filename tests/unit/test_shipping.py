@@ -65,26 +65,33 @@ def test_parse_ts_keeps_the_order_of_the_texts():
 
 # -- the follower ------------------------------------------------------------------------
 class FakeApi:
-    """``client.api.logs``: yields the frames given, records how it was asked."""
+    """``client.api.logs``: the frames given (``streamed`` to a follower, all of them to a
+    reader), as Docker would; records how it was asked."""
 
-    def __init__(self, frames):
-        self.frames = frames
+    def __init__(self, frames, streamed=None):
+        self.frames, self.streamed = frames, frames if streamed is None else streamed
         self.asked = []
 
     def logs(self, container_id, **kwargs):
         self.asked.append(dict(kwargs, container=container_id))
-        return iter(self.frames)
+        return iter(self.streamed if kwargs["follow"] else self.frames)
 
 
-def follow(frames, cursor=(0, 0), stream="stdout"):
-    """Run a follower over ``frames`` from ``cursor``; the lines it queued and the call."""
-    api = FakeApi(frames)
+def follow(frames, cursor=(0, 0), stream="stdout", streamed=None):
+    """Run a follower over ``frames`` from ``cursor``; the lines it queued and how it asked
+    for the stream (it then reads once more, from where it got, not following)."""
+    api = FakeApi(frames, streamed)
     queued = []
     shipper = SimpleNamespace(client=SimpleNamespace(api=api),
                               queue=SimpleNamespace(put=queued.append),
                               pending=defaultdict(int))
-    Follower(shipper, CONTAINER, stream, cursor).run()
-    (asked,) = api.asked
+    follower = Follower(shipper, CONTAINER, stream, cursor)
+    follower.run()
+    asked, again = api.asked
+    assert asked["follow"] is True and again["follow"] is False
+    assert asked["since"] <= again["since"] <= max(follower.cursor[0] // SECOND, 1)
+    assert {k: v for k, v in again.items() if k not in ("follow", "since")} == {
+        k: v for k, v in asked.items() if k not in ("follow", "since")}
     assert shipper.pending == ({CONTAINER.id: len(queued)} if queued else {})
     return [(s, ts, n, line) for _c, s, ts, n, line in queued], asked
 
@@ -139,15 +146,46 @@ def test_reading_again_from_a_saved_cursor_gives_each_line_once():
 
 
 def test_a_long_line_split_into_partial_frames_is_one_line():
-    """Docker splits lines longer than 16 KiB into frames without a newline; each carries a
-    timestamp of its own. The line keeps the first one's."""
+    """Docker splits lines longer than 16 KiB into frames without a newline, each stamped
+    with the line's timestamp."""
     first, middle, last = "a" * 16384, "b" * 16384, "c" * 100
-    frames = [frame(0, 1, "before"), frame(0, 2, first, end=b""), frame(0, 3, middle, end=b""),
-              frame(0, 4, last), frame(0, 5, "after")]
+    frames = [frame(0, 1, "before"), frame(0, 2, first, end=b""), frame(0, 2, middle, end=b""),
+              frame(0, 2, last), frame(0, 5, "after")]
     queued, _ = follow(frames)
     assert queued == [("stdout", ns(0, 1), 1, "before"),
                       ("stdout", ns(0, 2), 1, first + middle + last),
                       ("stdout", ns(0, 5), 1, "after")]
+
+
+def test_a_last_line_without_a_newline_is_kept():
+    """A container that stops after ``printf "bye"``: Docker's last frame has no newline and
+    nothing follows it."""
+    queued, _ = follow([frame(0, 1, "first"), frame(0, 2, "bye", end=b"")])
+    assert queued == [("stdout", ns(0, 1), 1, "first"), ("stdout", ns(0, 2), 1, "bye")]
+
+
+def test_the_last_lines_are_read_after_the_stream_ends():
+    """Docker may end a follower's stream when the container stops, before its last output
+    (here a line without a newline) reached the stream: it is read once more."""
+    frames = [frame(0, 1, "first"), frame(0, 2, "second"), frame(0, 2, "third"),
+              frame(0, 3, "bye", end=b"")]
+    for cut in range(len(frames) + 1):
+        queued, _ = follow(frames, streamed=frames[:cut])
+        assert queued == [("stdout", ns(0, 1), 1, "first"), ("stdout", ns(0, 2), 1, "second"),
+                          ("stdout", ns(0, 2), 2, "third"), ("stdout", ns(0, 3), 1, "bye")], cut
+
+
+def test_a_line_without_a_newline_then_a_restart_are_two_lines_each_shipped_once():
+    """The pieces of one split line share its timestamp; a frame with another timestamp after
+    a line without a newline starts a new line (the container was restarted)."""
+    frames = [frame(0, 1, "first"), frame(0, 2, "bye", end=b""), frame(1, 5, "again"),
+              frame(1, 6, "more")]
+    everything, _ = follow(frames)
+    assert everything == [("stdout", ns(0, 1), 1, "first"), ("stdout", ns(0, 2), 1, "bye"),
+                          ("stdout", ns(1, 5), 1, "again"), ("stdout", ns(1, 6), 1, "more")]
+    # shipped up to "bye" before the restart: the rest only
+    rest, _ = follow(frames, cursor=(ns(0, 2), 1))
+    assert rest == everything[2:]
 
 
 def test_a_character_split_between_partial_frames_stays_whole():
@@ -155,7 +193,7 @@ def test_a_character_split_between_partial_frames_stays_whole():
     text = "é" * 3 + "日本"
     raw = text.encode()
     cut = 3  # inside the second "é"
-    frames = [frame(0, 1, raw[:cut], end=b""), frame(0, 2, raw[cut:])]
+    frames = [frame(0, 1, raw[:cut], end=b""), frame(0, 1, raw[cut:])]
     queued, _ = follow(frames)
     assert queued == [("stdout", ns(0, 1), 1, text)]
 

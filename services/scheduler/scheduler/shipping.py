@@ -41,39 +41,52 @@ def epoch_seconds(main):
     return int(seconds.timestamp())
 
 
+def decode(ts_text, body):
+    return parse_ts(ts_text.decode("ascii")), body.decode("utf-8", "replace")
+
+
 class Follower:
     """Reads one stream of one container from its cursor and queues new lines."""
 
     def __init__(self, shipper, container, stream, cursor):
         self.shipper, self.container, self.stream = shipper, container, stream
-        self.cursor = cursor  # (ts, n) already shipped
+        self.cursor = cursor  # (ts, n) already shipped or queued
 
-    def lines(self):
+    def lines(self, follow):
         since = max(self.cursor[0] // 10**9, 1)
         raw = self.shipper.client.api.logs(
             self.container.id, stdout=self.stream == "stdout",
-            stderr=self.stream == "stderr", stream=True, follow=True, timestamps=True,
+            stderr=self.stream == "stderr", stream=True, follow=follow, timestamps=True,
             since=since)
-        partial = None
+        partial = None  # Docker splits long lines by bytes into frames stamped alike
         for frame in raw:
             ts_text, _, body = frame.partition(b" ")
-            if partial is not None:  # Docker splits long lines into frames, by bytes
-                ts_text, body = partial[0], partial[1] + body
+            if partial is not None:
+                if ts_text == partial[0]:
+                    body = partial[1] + body
+                else:  # a line without a newline: its container stopped after it
+                    yield decode(*partial)
+                partial = None
             if not body.endswith(b"\n"):
                 partial = (ts_text, body)
                 continue
-            partial = None
-            yield parse_ts(ts_text.decode("ascii")), body[:-1].decode("utf-8", "replace")
+            yield decode(ts_text, body[:-1])
+        if partial is not None and not follow:  # the container's last output, no newline
+            yield decode(*partial)
 
     def run(self):
-        last_ts, at_ts = None, 0
-        for ts, line in self.lines():
-            at_ts = at_ts + 1 if ts == last_ts else 1
-            last_ts = ts
-            if (ts, at_ts) <= self.cursor:
-                continue  # shipped before
-            self.shipper.pending[self.container.id] += 1
-            self.shipper.queue.put((self.container, self.stream, ts, at_ts, line))
+        """Follow the stream until the container stops, then read it once more: Docker may
+        end a follower's stream before the container's last output reaches it."""
+        for follow in (True, False):
+            last_ts, at_ts = None, 0
+            for ts, line in self.lines(follow):
+                at_ts = at_ts + 1 if ts == last_ts else 1
+                last_ts = ts
+                if (ts, at_ts) <= self.cursor:
+                    continue  # shipped before
+                self.cursor = (ts, at_ts)
+                self.shipper.pending[self.container.id] += 1
+                self.shipper.queue.put((self.container, self.stream, ts, at_ts, line))
 
 
 class Shipper:
