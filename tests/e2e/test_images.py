@@ -8,7 +8,6 @@ import gzip
 import hashlib
 import hmac
 import io
-import json
 import os
 import re
 import tarfile

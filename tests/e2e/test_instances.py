@@ -13,7 +13,6 @@ import signal
 import tarfile
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import docker
