@@ -17,40 +17,26 @@ so one ``Authorization`` header, computed once, is valid for every request of a 
 import argparse
 import os
 import re
-import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import quote, urlparse
+from urllib.parse import urlparse
 
 import requests
 
-from ufop_common.auth import sign_qiniu
-from ufop_common.config import DEFAULT_AMQP_URI
-from ufop_common.launcher import NAMEKO_CONFIG, Stack
+from harness import Vhost, free_port, fresh_run_dir, say, signed_as, start_platform
+from ufop_common.launcher import NAMEKO_CONFIG
 
 HERE = Path(__file__).resolve().parent
 NAMEKO = Path(sys.executable).with_name("nameko")
-MANAGEMENT_URL = os.environ.get("UFOP_RABBIT_MANAGEMENT", "http://guest:guest@127.0.0.1:15672")
 UFOP_NAME = "benchufop"
 ECHO_VALUE = "hello"
 TARGET_RATIO = 0.80
 TARGET_P50_GAP_MS = 1.0
-
-
-def say(text):
-    print(f"bench: {text}", file=sys.stderr, flush=True)
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def ensure_wrk():
@@ -66,48 +52,11 @@ def ensure_wrk():
         sys.exit("bench: wrk is missing; install it as root: apt-get install wrk")
 
 
-class Vhost:
-    """A RabbitMQ vhost made for this run through the management API, deleted at the end.
-
-    Without the management API the run uses the vhost of ``UFOP_AMQP_URI`` as it is.
-    """
-
-    def __init__(self, amqp_uri):
-        self.base = urlparse(amqp_uri)
-        self.name = None
-        self.uri = amqp_uri
-
-    def __enter__(self):
-        name = "ufop_bench_" + secrets.token_hex(5)
-        api = f"{MANAGEMENT_URL}/api"
-        try:
-            requests.put(f"{api}/vhosts/{name}", timeout=10).raise_for_status()
-            self.name = name
-            requests.put(f"{api}/permissions/{name}/{quote(self.base.username or 'guest')}",
-                         json={"configure": ".*", "write": ".*", "read": ".*"},
-                         timeout=10).raise_for_status()
-            self.uri = f"{self.base.scheme}://{self.base.netloc}/{name}"
-        except requests.RequestException as exc:
-            say(f"no management API ({exc.__class__.__name__}); using {self.uri} as it is")
-        return self
-
-    def __exit__(self, *exc):
-        if self.name:
-            try:
-                requests.delete(f"{MANAGEMENT_URL}/api/vhosts/{self.name}", timeout=10)
-            except requests.RequestException:
-                pass
-
-
 def signed_headers(ak, sk, method, url, body=None):
     parts = urlparse(url)
     path = parts.path + (f"?{parts.query}" if parts.query else "")
-    content_type = "application/json" if body is not None else None
-    headers = {"Authorization": sign_qiniu(ak, sk, method, path, parts.netloc, content_type,
-                                           body or b"")}
-    if content_type:
-        headers["Content-Type"] = content_type
-    return headers
+    return signed_as(ak, sk, parts.netloc, method, path,
+                     "application/json" if body is not None else None, body or b"")
 
 
 def http(method, url, ak, sk, body=None):
@@ -116,17 +65,6 @@ def http(method, url, ak, sk, body=None):
     if answer.status_code != 200:
         raise RuntimeError(f"{method} {url}: {answer.status_code} {answer.text}")
     return answer.json().get("data")
-
-
-def start_platform(run_dir, amqp_uri):
-    env = {k: v for k, v in os.environ.items()
-           if not (k.startswith("UFOP_") and k.endswith("_DB"))}
-    env.update(UFOP_DATA_DIR=str(run_dir / "platform"), UFOP_AMQP_URI=amqp_uri,
-               UFOP_GATEWAY_ADDR=f"127.0.0.1:{free_port()}",
-               UFOP_ADMIN_AK="bench-admin-" + secrets.token_hex(4),
-               UFOP_ADMIN_SK=secrets.token_urlsafe(24))
-    stack = Stack(env=env).start()
-    return stack
 
 
 def register_ufop(stack):
@@ -282,17 +220,14 @@ def main():
         parser.error("--connections must include 1 (the p50 target is at 1 connection)")
     ensure_wrk()
 
-    run_dir = Path(os.environ.get("UFOP_DATA_DIR", "./var")).resolve() / "bench"
-    shutil.rmtree(run_dir, ignore_errors=True)
-    run_dir.mkdir(parents=True)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    run_dir = fresh_run_dir("bench")
 
-    with Vhost(os.environ.get("UFOP_AMQP_URI") or DEFAULT_AMQP_URI) as vhost:
+    with Vhost() as vhost:
         stack = floor = None
         try:
             say(f"starting the platform and the floor (vhost {vhost.name or 'as given'}, "
                 f"logs under {run_dir})")
-            stack = start_platform(run_dir, vhost.uri)
+            stack = start_platform(run_dir / "platform", vhost.uri)
             floor = Floor(run_dir, vhost.uri).start()
             stack.wait_healthy(90)
             floor.wait_ready(60)

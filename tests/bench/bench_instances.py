@@ -14,32 +14,21 @@ Prints the medians of both times and their ratio (target: faster than the floor 
 Every container is removed after each timing; deleting the ufop removes its image.
 """
 import argparse
-import io
-import json
-import os
-import secrets
-import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
-import tarfile
 import time
 from pathlib import Path
-from urllib.parse import quote, urlparse
 
 import docker
 import requests
 
-from ufop_common.auth import sign_qiniu
-from ufop_common.config import DEFAULT_AMQP_URI
-from ufop_common.launcher import Stack
+from harness import (Vhost, build_context, call, close_run_dir, fresh_run_dir, say, start_platform,
+                     wait_built, wait_for)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FILEINFO = REPO_ROOT / "examples" / "fileinfo"
 BUSYBOX = Path("/bin/busybox")
-MANAGEMENT_URL = os.environ.get("UFOP_RABBIT_MANAGEMENT", "http://guest:guest@127.0.0.1:15672")
 UFOP_NAME = "benchinstances"
 COUNT = 10
 TARGET_SECONDS = 3.0
@@ -47,94 +36,10 @@ DEADLINE = 120  # seconds; catches a hang, never part of a figure
 FLOOR_LABEL = "ufop-bench-instances"
 
 
-def say(text):
-    print(f"bench: {text}", file=sys.stderr, flush=True)
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def fileinfo_context():
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for name, path, mode in (("Dockerfile", FILEINFO / "Dockerfile", 0o644),
-                                 ("handler.sh", FILEINFO / "handler.sh", 0o755),
-                                 ("busybox", BUSYBOX, 0o755)):
-            data = path.read_bytes()
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), mode
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
-class Vhost:
-    """A RabbitMQ vhost of this run (management API), deleted at the end; without the API, the
-    vhost of ``UFOP_AMQP_URI`` as it is."""
-
-    def __init__(self, amqp_uri):
-        self.base, self.uri, self.name = urlparse(amqp_uri), amqp_uri, None
-
-    def __enter__(self):
-        name = "ufop_bench_" + secrets.token_hex(5)
-        api = f"{MANAGEMENT_URL}/api"
-        try:
-            requests.put(f"{api}/vhosts/{name}", timeout=10).raise_for_status()
-            self.name = name
-            requests.put(f"{api}/permissions/{name}/{quote(self.base.username or 'guest')}",
-                         json={"configure": ".*", "write": ".*", "read": ".*"},
-                         timeout=10).raise_for_status()
-            self.uri = f"{self.base.scheme}://{self.base.netloc}/{name}"
-        except requests.RequestException as exc:
-            say(f"no management API ({exc.__class__.__name__}); using {self.uri} as it is")
-        return self
-
-    def __exit__(self, *exc):
-        if self.name:
-            try:
-                requests.delete(f"{MANAGEMENT_URL}/api/vhosts/{self.name}", timeout=10)
-            except requests.RequestException:
-                pass
-
-
-def start_platform(data_dir, amqp_uri):
-    env = {k: v for k, v in os.environ.items()
-           if not (k.startswith("UFOP_") and k.endswith("_DB"))}
-    env.update(UFOP_DATA_DIR=str(data_dir), UFOP_AMQP_URI=amqp_uri,
-               UFOP_GATEWAY_ADDR=f"127.0.0.1:{free_port()}",
-               UFOP_ADMIN_AK="bench-admin-" + secrets.token_hex(4),
-               UFOP_ADMIN_SK=secrets.token_urlsafe(24),
-               UFOP_DEFAULT_MAX_INSTANCES=str(COUNT))
-    return Stack(env=env).start()
-
-
-def call(stack, method, path, body=None, content_type="application/json", timeout=60):
-    """A request signed as the admin; its ``data`` (raises unless 200)."""
-    if isinstance(body, dict):
-        body = json.dumps(body).encode()
-    headers = {"Authorization": sign_qiniu(
-        stack.env["UFOP_ADMIN_AK"], stack.env["UFOP_ADMIN_SK"], method, path,
-        urlparse(stack.gateway_url).netloc, content_type if body is not None else None,
-        body or b"")}
-    if body is not None:
-        headers["Content-Type"] = content_type
-    answer = requests.request(method, stack.gateway_url + path, data=body, headers=headers,
-                              timeout=timeout)
-    if answer.status_code != 200:
-        raise RuntimeError(f"{method} {path}: {answer.status_code} {answer.text}")
-    return answer.json().get("data")
-
-
-def wait_for(predicate, what):
-    end = time.monotonic() + DEADLINE
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise RuntimeError(f"not within {DEADLINE} s: {what}")
+    return build_context((("Dockerfile", (FILEINFO / "Dockerfile").read_bytes(), 0o644),
+                          ("handler.sh", (FILEINFO / "handler.sh").read_bytes(), 0o755),
+                          ("busybox", BUSYBOX.read_bytes(), 0o755)))
 
 
 def healthy(port):
@@ -149,12 +54,7 @@ def prepare_ufop(stack):
     call(stack, "POST", "/api/ufops", {"name": UFOP_NAME, "aclMode": "PUBLIC"})
     call(stack, "POST", f"/api/images?ufop={UFOP_NAME}&version=v1", fileinfo_context(),
          "application/octet-stream", timeout=300)
-
-    def built():
-        (row,) = call(stack, "GET", f"/api/ufops/{UFOP_NAME}/versions")
-        return row["state"] != "building" and row["state"]
-
-    state = wait_for(built, "the build")
+    state = wait_built(stack, UFOP_NAME, "v1", DEADLINE, 0.02)
     if state != "build success":
         raise RuntimeError(call(stack, "GET", f"/api/ufops/{UFOP_NAME}/versions/v1/log")["log"])
     call(stack, "PUT", f"/api/ufops/{UFOP_NAME}", {"version": "v1"})
@@ -174,13 +74,13 @@ def time_platform(stack, client):
     answer = call(stack, "POST", listing, {"size": COUNT}, timeout=DEADLINE)
     if not all(i["state"] == "Running" for i in answer):
         wait_for(lambda: all(i["state"] == "Running" for i in call(stack, "GET", listing)),
-                 "ten Running")
+                 "ten Running", DEADLINE)
     elapsed = time.perf_counter() - started
     if len(answer) != COUNT:
         raise RuntimeError(f"expected {COUNT} instances, got {answer}")
     for instance in answer:
         call(stack, "DELETE", f"{listing}/{instance['index']}")
-    wait_for(lambda: not platform_containers(client, stack), "the instances removed")
+    wait_for(lambda: not platform_containers(client, stack), "the instances removed", DEADLINE)
     return elapsed
 
 
@@ -202,7 +102,7 @@ def time_floor(image, client):
         for _ in range(COUNT):
             cid, port = docker_run(image)
             ids.append(cid)
-            wait_for(lambda: healthy(port), f"/health of {cid[:12]}")
+            wait_for(lambda: healthy(port), f"/health of {cid[:12]}", DEADLINE)
         return time.perf_counter() - started
     finally:
         remove_floor(client)
@@ -222,18 +122,16 @@ def main():
     if not BUSYBOX.is_file():
         sys.exit("bench: /bin/busybox (Debian's busybox-static) is needed to build the example")
 
-    run_dir = Path(os.environ.get("UFOP_DATA_DIR", "./var")).resolve() / "bench-instances"
-    shutil.rmtree(run_dir, ignore_errors=True)
-    run_dir.mkdir(parents=True)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    run_dir = fresh_run_dir("bench-instances")
     client = docker.from_env(timeout=300)
 
     ok = False
-    with Vhost(os.environ.get("UFOP_AMQP_URI") or DEFAULT_AMQP_URI) as vhost:
+    with Vhost() as vhost:
         stack = None
         try:
             say(f"starting a platform (vhost {vhost.name or 'as given'}, data in {run_dir})")
-            stack = start_platform(run_dir / "platform", vhost.uri)
+            stack = start_platform(run_dir / "platform", vhost.uri,
+                                   UFOP_DEFAULT_MAX_INSTANCES=COUNT)
             stack.wait_healthy(90)
             say("building the example ufop through the platform")
             image = prepare_ufop(stack)
@@ -259,7 +157,8 @@ def main():
                   f"(target: below 100 % and under {TARGET_SECONDS:g} s: "
                   f"{'met' if met else 'MISSED'})", flush=True)
             call(stack, "DELETE", f"/api/ufops/{UFOP_NAME}")  # its containers and image go
-            wait_for(lambda: not platform_containers(client, stack), "no container left")
+            wait_for(lambda: not platform_containers(client, stack), "no container left",
+                     DEADLINE)
             ok = True
         except KeyboardInterrupt:
             return 130
@@ -272,10 +171,7 @@ def main():
             for image in client.api.images(name=f"ufop/{UFOP_NAME}"):
                 client.api.remove_image(image["Id"], force=True)
             client.close()
-            if ok and not args.keep:
-                shutil.rmtree(run_dir, ignore_errors=True)
-            else:
-                say(f"logs kept in {run_dir}")
+            close_run_dir(run_dir, ok and not args.keep)
     return 0 if ok else 1
 
 

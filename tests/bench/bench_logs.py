@@ -18,14 +18,9 @@ the lines were written (first to last Docker timestamp) and over the wall time f
 line written to the last stored. Target: at least 5,000 lines/s with no loss.
 """
 import argparse
-import io
-import os
 import re
-import shutil
-import signal
 import sqlite3
 import sys
-import tarfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -33,9 +28,8 @@ from pathlib import Path
 import docker
 import requests
 
-from bench_upload import Vhost, call, free_port, remove_images, say, signed
-from ufop_common.config import DEFAULT_AMQP_URI
-from ufop_common.launcher import Stack
+from harness import (Vhost, build_context, call, close_run_dir, fresh_run_dir, remove_images, say,
+                     signed, start_platform, wait_built)
 
 BUSYBOX = Path("/bin/busybox")
 UFOP_NAME = "benchlogs"
@@ -89,26 +83,9 @@ TOTAL_RE = re.compile(r"^TOTAL (\d+)$")
 
 
 def context():
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for name, data, mode in (("Dockerfile", DOCKERFILE, 0o644),
-                                 ("writer.sh", WRITER, 0o755), ("handler.sh", HANDLER, 0o755),
-                                 ("busybox", BUSYBOX.read_bytes(), 0o755)):
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), mode
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
-def start_platform(data_dir, amqp_uri):
-    env = {k: v for k, v in os.environ.items()
-           if not (k.startswith("UFOP_") and k.endswith("_DB"))}
-    env.update(UFOP_DATA_DIR=str(data_dir), UFOP_AMQP_URI=amqp_uri,
-               UFOP_GATEWAY_ADDR=f"127.0.0.1:{free_port()}",
-               UFOP_ADMIN_AK="bench-admin-" + os.urandom(4).hex(),
-               UFOP_ADMIN_SK=os.urandom(18).hex(),
-               UFOP_LOG_RETENTION_LINES=str(RETENTION))
-    return Stack(env=env).start()
+    return build_context((("Dockerfile", DOCKERFILE, 0o644), ("writer.sh", WRITER, 0o755),
+                          ("handler.sh", HANDLER, 0o755),
+                          ("busybox", BUSYBOX.read_bytes(), 0o755)))
 
 
 def upload(stack, version, body):
@@ -117,16 +94,6 @@ def upload(stack, version, body):
                            headers=signed(stack, "POST", path, "application/octet-stream"))
     if answer.status_code != 200:
         raise RuntimeError(f"upload: {answer.status_code} {answer.text}")
-
-
-def wait_built(stack, version):
-    end = time.monotonic() + DEADLINE
-    while time.monotonic() < end:
-        for row in call(stack, "GET", f"/api/ufops/{UFOP_NAME}/versions"):
-            if row["version"] == version and row["state"] != "building":
-                return row["state"]
-        time.sleep(0.5)
-    raise RuntimeError("the build did not end")
 
 
 class Store:
@@ -192,23 +159,21 @@ def main():
     if not BUSYBOX.is_file():
         sys.exit("bench: Debian's busybox-static is needed (/bin/busybox)")
 
-    run_dir = Path(os.environ.get("UFOP_DATA_DIR", "./var")).resolve() / "bench-logs"
-    shutil.rmtree(run_dir, ignore_errors=True)
-    run_dir.mkdir(parents=True)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    run_dir = fresh_run_dir("bench-logs")
 
     ok = False
-    with Vhost(os.environ.get("UFOP_AMQP_URI") or DEFAULT_AMQP_URI) as vhost:
+    with Vhost() as vhost:
         stack = None
         try:
             say(f"starting a platform (vhost {vhost.name or 'as given'}, data in {run_dir})")
-            stack = start_platform(run_dir / "platform", vhost.uri)
+            stack = start_platform(run_dir / "platform", vhost.uri,
+                                   UFOP_LOG_RETENTION_LINES=RETENTION)
             stack.wait_healthy(90)
             call(stack, "POST", "/api/ufops", f'{{"name": "{UFOP_NAME}", "aclMode": "PUBLIC", '
                                               f'"configuration": "{args.seconds}"}}')
             say("building the writer ufop")
             upload(stack, "v1", context())
-            state = wait_built(stack, "v1")
+            state = wait_built(stack, UFOP_NAME, "v1", DEADLINE, 0.5)
             if state != "build success":
                 output = call(stack, "GET", f"/api/ufops/{UFOP_NAME}/versions/v1/log")
                 raise RuntimeError(f"build: {state}: {output}")
@@ -277,10 +242,7 @@ def main():
         finally:
             if stack is not None:
                 clean_up(stack)
-            if ok and not args.keep:
-                shutil.rmtree(run_dir, ignore_errors=True)
-            else:
-                say(f"logs kept in {run_dir}")
+            close_run_dir(run_dir, ok and not args.keep)
     return 0 if ok else 1
 
 

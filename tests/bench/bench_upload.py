@@ -14,42 +14,24 @@ after ``sync``, neither waits for its data to reach the disk.
 import argparse
 import io
 import os
-import secrets
 import shutil
-import signal
-import socket
 import statistics
 import sys
 import tarfile
 import threading
 import time
-from pathlib import Path
-from urllib.parse import quote, urlparse
 
-import docker
 import requests
 
-from ufop_common.auth import sign_qiniu
-from ufop_common.config import DEFAULT_AMQP_URI
-from ufop_common.launcher import Stack
+from harness import (Timeout, Vhost, call, close_run_dir, fresh_run_dir, remove_images, say,
+                     signed, start_platform, wait_built)
 
-MANAGEMENT_URL = os.environ.get("UFOP_RABBIT_MANAGEMENT", "http://guest:guest@127.0.0.1:15672")
 MIB = 1 << 20
 RSS_TARGET_MIB = 100
 SAMPLE_SECONDS = 0.05
 UFOP_NAME = "benchupload"
 DOCKERFILE = b"FROM scratch\nLABEL bench=upload\n"
 DOCKERIGNORE = b"payload.bin\n"  # the build itself is not what is measured
-
-
-def say(text):
-    print(f"bench: {text}", file=sys.stderr, flush=True)
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class RandomBytes:
@@ -73,35 +55,6 @@ def make_archive(path, size):
         info = tarfile.TarInfo("payload.bin")
         info.size, info.mode = size, 0o644
         tar.addfile(info, RandomBytes(size))
-
-
-class Vhost:
-    """A RabbitMQ vhost of this run (management API), deleted at the end; without the API, the
-    vhost of ``UFOP_AMQP_URI`` as it is."""
-
-    def __init__(self, amqp_uri):
-        self.base, self.uri, self.name = urlparse(amqp_uri), amqp_uri, None
-
-    def __enter__(self):
-        name = "ufop_bench_" + secrets.token_hex(5)
-        api = f"{MANAGEMENT_URL}/api"
-        try:
-            requests.put(f"{api}/vhosts/{name}", timeout=10).raise_for_status()
-            self.name = name
-            requests.put(f"{api}/permissions/{name}/{quote(self.base.username or 'guest')}",
-                         json={"configure": ".*", "write": ".*", "read": ".*"},
-                         timeout=10).raise_for_status()
-            self.uri = f"{self.base.scheme}://{self.base.netloc}/{name}"
-        except requests.RequestException as exc:
-            say(f"no management API ({exc.__class__.__name__}); using {self.uri} as it is")
-        return self
-
-    def __exit__(self, *exc):
-        if self.name:
-            try:
-                requests.delete(f"{MANAGEMENT_URL}/api/vhosts/{self.name}", timeout=10)
-            except requests.RequestException:
-                pass
 
 
 class RssSampler(threading.Thread):
@@ -133,36 +86,6 @@ def status_kib(pid, field):
     raise RuntimeError(f"no {field} for process {pid}")
 
 
-def start_platform(data_dir, amqp_uri):
-    env = {k: v for k, v in os.environ.items()
-           if not (k.startswith("UFOP_") and k.endswith("_DB"))}
-    env.update(UFOP_DATA_DIR=str(data_dir), UFOP_AMQP_URI=amqp_uri,
-               UFOP_GATEWAY_ADDR=f"127.0.0.1:{free_port()}",
-               UFOP_ADMIN_AK="bench-admin-" + secrets.token_hex(4),
-               UFOP_ADMIN_SK=secrets.token_urlsafe(24))
-    return Stack(env=env).start()
-
-
-def signed(stack, method, path, content_type=None, body=b""):
-    host = urlparse(stack.gateway_url).netloc
-    headers = {"Authorization": sign_qiniu(stack.env["UFOP_ADMIN_AK"],
-                                           stack.env["UFOP_ADMIN_SK"], method, path, host,
-                                           content_type, body)}
-    if content_type:
-        headers["Content-Type"] = content_type
-    return headers
-
-
-def call(stack, method, path, body=None):
-    data = None if body is None else body.encode()
-    answer = requests.request(method, stack.gateway_url + path, data=data, timeout=60,
-                              headers=signed(stack, method, path,
-                                             "application/json" if data else None, data or b""))
-    if answer.status_code != 200:
-        raise RuntimeError(f"{method} {path}: {answer.status_code} {answer.text}")
-    return answer.json().get("data")
-
-
 def timed_copy(src, dst):
     os.sync()  # each timing starts with nothing left to write back
     started = time.perf_counter()
@@ -184,28 +107,6 @@ def timed_upload(stack, archive, version):
     return elapsed, answer.json()["data"]
 
 
-def wait_built(stack, version, deadline):
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        listed = call(stack, "GET", f"/api/ufops/{UFOP_NAME}/versions")
-        state = next(v["state"] for v in listed if v["version"] == version)
-        if state != "building":
-            return state
-        time.sleep(1)
-    return "building"
-
-
-def remove_images(repo, deadline=30):
-    """Wait for the registry to remove the run's images; remove what is left after that."""
-    client = docker.from_env()
-    end = time.monotonic() + deadline
-    while (left := client.api.images(name=repo)) and time.monotonic() < end:
-        time.sleep(0.5)
-    for image in left:
-        client.api.remove_image(image["Id"], force=True)
-    client.close()
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size-mib", type=int, default=200, help="size of the random file")
@@ -214,10 +115,7 @@ def main():
     parser.add_argument("--keep", action="store_true", help="keep the run's directory")
     args = parser.parse_args()
 
-    run_dir = Path(os.environ.get("UFOP_DATA_DIR", "./var")).resolve() / "bench-upload"
-    shutil.rmtree(run_dir, ignore_errors=True)
-    run_dir.mkdir(parents=True)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    run_dir = fresh_run_dir("bench-upload")
     archive, copy = run_dir / "archive.tar", run_dir / "copy.tar"
 
     say(f"making a {args.size_mib} MiB build context in {archive}")
@@ -225,7 +123,7 @@ def main():
     size = archive.stat().st_size
 
     ok = False
-    with Vhost(os.environ.get("UFOP_AMQP_URI") or DEFAULT_AMQP_URI) as vhost:
+    with Vhost() as vhost:
         stack = None
         try:
             say(f"starting a platform (vhost {vhost.name or 'as given'}, data in {run_dir})")
@@ -251,7 +149,10 @@ def main():
                     samples += sampler.samples
                 uploads.append(seconds)
                 say(f"round {round_}: waiting for the build to end (not timed)")
-                states.append(wait_built(stack, str(round_), 300))
+                try:
+                    states.append(wait_built(stack, UFOP_NAME, str(round_), 300, 1))
+                except Timeout:
+                    states.append("building")
             hwm = status_kib(gateway_pid, "VmHWM")
             call(stack, "DELETE", f"/api/ufops/{UFOP_NAME}")  # removes its images and blob
             remove_images(f"ufop/{UFOP_NAME}")
@@ -279,12 +180,10 @@ def main():
         finally:
             if stack is not None:
                 stack.stop()
-            if ok and not args.keep:
-                shutil.rmtree(run_dir, ignore_errors=True)
-            else:
+            if not ok or args.keep:
                 archive.unlink(missing_ok=True)
                 copy.unlink(missing_ok=True)
-                say(f"logs kept in {run_dir}")
+            close_run_dir(run_dir, ok and not args.keep)
     return 0 if ok else 1
 
 
