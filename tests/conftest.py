@@ -10,9 +10,12 @@ eventlet.monkey_patch()  # nameko's plugin no longer does this; services and tes
 
 import os  # noqa: E402
 import socket  # noqa: E402
+import sqlite3  # noqa: E402
 import uuid  # noqa: E402
+from contextlib import closing  # noqa: E402
 from urllib.parse import urlparse  # noqa: E402
 
+import docker  # noqa: E402
 import pytest  # noqa: E402
 import requests  # noqa: E402
 from qiniu.auth import QiniuMacAuth, QiniuMacRequestsAuth  # noqa: E402
@@ -137,6 +140,28 @@ def make_platform(tmp_path_factory, make_vhost):
     yield make
     for stack in started:
         stack.stop()
+        forget_docker_state(stack.data_dir)
+
+
+def forget_docker_state(data_dir):
+    """What a test platform left on the shared Docker engine: its containers (by its
+    ``ufop.platform`` label) and the images its registry built (by its store's records)."""
+    client = docker.from_env()
+    platform_id = data_dir / "platform-id"
+    if platform_id.exists():
+        label = f"ufop.platform={platform_id.read_text().strip()}"
+        for container in client.containers.list(all=True, filters={"label": label}):
+            container.remove(force=True)
+    store = data_dir / "registry.db"
+    if store.exists():
+        with closing(sqlite3.connect(store)) as db:
+            images = [row[0] for row in db.execute("SELECT image FROM version WHERE image != ''")]
+        for image in images:
+            try:
+                client.images.remove(image, force=True)
+            except docker.errors.APIError:
+                pass  # removed by the test itself, or still used by another platform
+    client.close()
 
 
 @pytest.fixture(scope="session")
