@@ -151,11 +151,19 @@ def forget_docker_state(data_dir):
     if platform_id.exists():
         label = f"ufop.platform={platform_id.read_text().strip()}"
         for container in client.containers.list(all=True, filters={"label": label}):
-            container.remove(force=True)
+            try:
+                container.remove(force=True)
+            except docker.errors.APIError:
+                pass  # already going
     store = data_dir / "registry.db"
+    images = []
     if store.exists():
-        with closing(sqlite3.connect(store)) as db:
-            images = [row[0] for row in db.execute("SELECT image FROM version WHERE image != ''")]
+        try:
+            with closing(sqlite3.connect(store)) as db:
+                images = [row[0] for row in
+                          db.execute("SELECT image FROM version WHERE image != ''")]
+        except sqlite3.Error:
+            pass  # the registry never made its tables
         for image in images:
             try:
                 client.images.remove(image, force=True)
