@@ -64,7 +64,16 @@ if ! broker_answers; then
   [ $CAN_APT = 1 ] || die "no broker answers at $AMQP_URI and I cannot start one (not root)"
   say "starting rabbitmq-server"
   rabbitmq-server -detached >/dev/null 2>&1 || true
-  timeout 120 rabbitmqctl await_startup >/dev/null 2>&1 || die "rabbitmq-server did not start"
+  # await_startup fails at once while the node is not yet registered with epmd: retry it
+  started=0
+  for _ in $(seq 120); do
+    if rabbitmqctl await_startup --timeout 10 >/dev/null 2>&1; then started=1; break; fi
+    sleep 1
+  done
+  if [ $started = 0 ]; then
+    tail -20 /var/log/rabbitmq/*.log 2>/dev/null >&2 || true
+    die "rabbitmq-server did not start within 120 s (its log is above)"
+  fi
   broker_answers || die "rabbitmq-server started but $AMQP_URI does not answer"
 fi
 if [ $FOR_TESTS = 1 ] && command -v rabbitmq-plugins >/dev/null; then
