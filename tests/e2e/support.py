@@ -1,4 +1,6 @@
 """Checks shared by the end-to-end tests (imported by name: pytest puts this folder on the path)."""
+import io
+import tarfile
 import time
 import uuid
 from datetime import datetime, timezone
@@ -39,7 +41,15 @@ def assert_error(answer, status, name=None, mentions=None):
     return body
 
 
-def wait_for(predicate, timeout=20, interval=0.1):
+def refused(answer, status, error, *words):
+    """``assert_error`` with that error name, its message holding every one of ``words``."""
+    body = assert_error(answer, status, error)
+    for word in words:
+        assert word in body["message"], body
+    return body
+
+
+def wait_for(predicate, timeout=20, what="the condition", interval=0.1):
     """Poll until ``predicate()`` is truthy and return it; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     last = None
@@ -48,7 +58,18 @@ def wait_for(predicate, timeout=20, interval=0.1):
         if last:
             return last
         time.sleep(interval)
-    raise AssertionError(f"not true within {timeout} s (last: {last!r})")
+    raise AssertionError(f"not within {timeout} s: {what} (last: {str(last)[:2000]})")
+
+
+def tar_gz(files):
+    """``files``: {name: (bytes, mode)} -> the bytes of a tar.gz."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, (data, mode) in files.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
 
 
 def qiniu_date(offset_seconds=0):

@@ -21,6 +21,8 @@ import docker
 import pytest
 import requests
 
+from support import refused, wait_for
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FILEINFO = REPO_ROOT / "examples" / "fileinfo"
 BUSYBOX = Path("/bin/busybox")
@@ -113,15 +115,6 @@ def accepted(answer, name, version):
                                                    "state": "building"}}
 
 
-def refused(answer, status, error, *words):
-    assert answer.status_code == status, answer.text
-    body = answer.json()
-    assert body["code"] == status and body["error"] == error, body
-    for word in words:
-        assert word.lower() in body["message"].lower(), body
-    return body["message"]
-
-
 def versions(client, name):
     answer = client.get(f"/api/ufops/{name}/versions")
     assert answer.status_code == 200, answer.text
@@ -190,14 +183,6 @@ def image_of(docker_client, name, version):
     ufop_id, _, tagged_version = tag.partition(".")
     assert repo == f"ufop/{name}" and ufop_id.isdigit() and tagged_version == version
     return tags[0]
-
-
-def wait_for(predicate, deadline, what):
-    end = time.monotonic() + deadline
-    while not predicate():
-        if time.monotonic() > end:
-            pytest.fail(f"{what} after {deadline} s")
-        time.sleep(0.5)
 
 
 def blob_files(platform):

@@ -7,10 +7,8 @@ with ``kill -9``, tight health and restart bounds.
 """
 import hashlib
 import http.server
-import io
 import os
 import signal
-import tarfile
 import threading
 import time
 from pathlib import Path
@@ -18,6 +16,8 @@ from pathlib import Path
 import docker
 import pytest
 import requests
+
+from support import assert_ok, refused, tar_gz, wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FILEINFO = REPO_ROOT / "examples" / "fileinfo"
@@ -32,17 +32,6 @@ MiB = 1 << 20
 
 
 # -- archives ----------------------------------------------------------------------------
-def tar_gz(files):
-    """``files``: {name: (bytes, mode)} -> the bytes of a tar.gz."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for name, (data, mode) in files.items():
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), mode
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
 def fileinfo_context():
     """examples/fileinfo with the static busybox it copies in."""
     assert BUSYBOX.is_file(), "Debian's busybox-static is needed (make test installs it)"
@@ -59,34 +48,6 @@ def sleeper_context():
 
 
 # -- small helpers -------------------------------------------------------------------------
-def wait_until(predicate, deadline, what):
-    """Poll ``predicate`` until it returns something true; fail with ``what`` at the deadline."""
-    end = time.monotonic() + deadline
-    last = None
-    while time.monotonic() < end:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(0.25)
-    pytest.fail(f"not within {deadline} s: {what} (last: {last!r})")
-
-
-def ok(answer):
-    assert answer.status_code == 200, answer.text
-    body = answer.json()
-    assert body["code"] == 200, body
-    return body.get("data")
-
-
-def refused(answer, status, error, *words):
-    assert answer.status_code == status, answer.text
-    body = answer.json()
-    assert (body["code"], body["error"]) == (status, error), body
-    for word in words:
-        assert word in body["message"], body
-    return body
-
-
 def clone(client):
     """Another client with the same keys (a ``requests.Session`` per thread)."""
     return type(client)(client.base_url, client.access_key, client.secret_key, uid=client.uid)
@@ -97,7 +58,7 @@ def platform_id(platform):
 
 
 def listing(client, name):
-    return ok(client.get(f"/api/ufops/{name}/instances"))
+    return assert_ok(client.get(f"/api/ufops/{name}/instances"))
 
 
 def states(client, name):
@@ -182,22 +143,22 @@ def ufops(docker_client, contexts):
             name = platform.register(client, acl=acl, **fields)
             self.made.append((platform, name))
             for version in versions:
-                ok(client.post("/api/images", params={"ufop": name, "version": version},
+                assert_ok(client.post("/api/images", params={"ufop": name, "version": version},
                                data=contexts[context], headers={"Content-Type": OCTET},
                                timeout=180))
             for version in versions:
                 self.wait_built(client, name, version)
             if current:
-                ok(client.put(f"/api/ufops/{name}", json={"version": current}))
+                assert_ok(client.put(f"/api/ufops/{name}", json={"version": current}))
             return name
 
         def wait_built(self, client, name, version):
             def built():
-                for row in ok(client.get(f"/api/ufops/{name}/versions")):
+                for row in assert_ok(client.get(f"/api/ufops/{name}/versions")):
                     if row["version"] == version and row["state"] != "building":
                         return row["state"]
-            state = wait_until(built, BUILD_DEADLINE, f"{name} {version} built")
-            assert state == "build success", ok(client.get(
+            state = wait_for(built, BUILD_DEADLINE, f"{name} {version} built")
+            assert state == "build success", assert_ok(client.get(
                 f"/api/ufops/{name}/versions/{version}/log"))
 
     made = Ufops()
@@ -220,29 +181,29 @@ def test_every_transition_of_one_instance(platform, ufops, docker_client):
     name = ufops.make(platform)
     engine = Docker(docker_client, platform)
     client = platform.admin
-    added = ok(add(client, name, 2))
+    added = assert_ok(add(client, name, 2))
     assert [(i["index"], i["version"]) for i in added] == [(1, "v1"), (2, "v1")]
-    assert all_running(client, name, 2) or wait_until(lambda: all_running(client, name, 2),
+    assert all_running(client, name, 2) or wait_for(lambda: all_running(client, name, 2),
                                                       STATE_DEADLINE, "2 Running")
     first = engine.one(name, 1)
     assert first.status == "running"
 
-    assert ok(act(client, name, 1, "stop")) == {"index": 1, "version": "v1", "state": "Stopped"}
+    assert assert_ok(act(client, name, 1, "stop")) == {"index": 1, "version": "v1", "state": "Stopped"}
     assert engine.one(name, 1).status == "exited"
     assert states(client, name) == {1: "Stopped", 2: "Running"}
     time.sleep(3)  # a reconcile pass or more: a Stopped instance stays stopped
     assert states(client, name)[1] == "Stopped" and engine.one(name, 1).status == "exited"
 
-    assert ok(act(client, name, 1, "start")) == {"index": 1, "version": "v1", "state": "Running"}
+    assert assert_ok(act(client, name, 1, "start")) == {"index": 1, "version": "v1", "state": "Running"}
     assert engine.one(name, 1).status == "running"
 
     started = engine.one(name, 2).attrs["State"]["StartedAt"]
-    assert ok(act(client, name, 2, "reboot")) == {"index": 2, "version": "v1",
+    assert assert_ok(act(client, name, 2, "reboot")) == {"index": 2, "version": "v1",
                                                   "state": "Running"}
     rebooted = engine.one(name, 2)
     assert rebooted.status == "running" and rebooted.attrs["State"]["StartedAt"] != started
 
-    assert ok(act(client, name, 1, "start")) == {"index": 1, "version": "v1", "state": "Running"}
+    assert assert_ok(act(client, name, 1, "start")) == {"index": 1, "version": "v1", "state": "Running"}
 
     assert client.delete(f"/api/ufops/{name}/instances/1", timeout=ACTION_TIMEOUT).json() == {
         "code": 200}
@@ -253,7 +214,7 @@ def test_every_transition_of_one_instance(platform, ufops, docker_client):
 def test_unknown_index_is_instance_not_found(platform, ufops):
     name = ufops.make(platform)
     client = platform.admin
-    ok(add(client, name, 1))
+    assert_ok(add(client, name, 1))
     for action in ("start", "stop", "reboot", "switch"):
         refused(act(client, name, 7, action), 404, "InstanceNotFound")
     refused(client.delete(f"/api/ufops/{name}/instances/7"), 404, "InstanceNotFound")
@@ -263,7 +224,7 @@ def test_unknown_index_is_instance_not_found(platform, ufops):
 def test_instances_are_managed_by_their_owner_only(platform, ufops):
     owner, other = platform.new_account(), platform.new_account()
     name = ufops.make(platform, owner, acl="PROTECTED")
-    ok(add(owner, name, 1))
+    assert_ok(add(owner, name, 1))
     refused(add(other, name, 1), 403, "Forbidden")
     refused(act(other, name, 1, "stop"), 403, "Forbidden")
     refused(other.get(f"/api/ufops/{name}/instances"), 403, "Forbidden")
@@ -275,15 +236,15 @@ def test_new_instances_take_the_lowest_free_indexes(platform, ufops, docker_clie
     name = ufops.make(platform)
     engine = Docker(docker_client, platform)
     client = platform.admin
-    ok(add(client, name, 3))
-    ok(client.delete(f"/api/ufops/{name}/instances/2", timeout=ACTION_TIMEOUT))
+    assert_ok(add(client, name, 3))
+    assert_ok(client.delete(f"/api/ufops/{name}/instances/2", timeout=ACTION_TIMEOUT))
     assert [i["index"] for i in listing(client, name)] == [1, 3]
-    added = ok(add(client, name, 1))
+    added = assert_ok(add(client, name, 1))
     assert [i["index"] for i in added] == [1, 2, 3]
-    ok(client.delete(f"/api/ufops/{name}/instances/1", timeout=ACTION_TIMEOUT))
-    ok(client.delete(f"/api/ufops/{name}/instances/3", timeout=ACTION_TIMEOUT))
-    assert [i["index"] for i in ok(add(client, name, 3))] == [1, 2, 3, 4]
-    wait_until(lambda: all_running(client, name, 4), STATE_DEADLINE, "4 Running")
+    assert_ok(client.delete(f"/api/ufops/{name}/instances/1", timeout=ACTION_TIMEOUT))
+    assert_ok(client.delete(f"/api/ufops/{name}/instances/3", timeout=ACTION_TIMEOUT))
+    assert [i["index"] for i in assert_ok(add(client, name, 3))] == [1, 2, 3, 4]
+    wait_for(lambda: all_running(client, name, 4), STATE_DEADLINE, "4 Running")
     found = engine.by_index(name)
     assert sorted(found) == [1, 2, 3, 4] and all(len(c) == 1 for c in found.values())
 
@@ -292,12 +253,12 @@ def test_only_the_current_version_is_added(platform, ufops):
     client = platform.admin
     name = ufops.make(platform, versions=("v1", "v2"), current="")
     refused(add(client, name, 1), 400, "InvalidArgs", "version")
-    ok(client.put(f"/api/ufops/{name}", json={"version": "v1"}))
+    assert_ok(client.put(f"/api/ufops/{name}", json={"version": "v1"}))
     body = refused(add(client, name, 1, version="v2"), 400, "InvalidArgs", "switch")
     assert "v2" in body["message"]
     refused(add(client, name, 1, version="v9"), 400, "InvalidArgs")
     assert listing(client, name) == []
-    assert ok(add(client, name, 1, version="v1")) == [{"index": 1, "version": "v1",
+    assert assert_ok(add(client, name, 1, version="v1")) == [{"index": 1, "version": "v1",
                                                        "state": "Running"}]
     for size in (0, -1, "2", None, True, 1.5):
         refused(add(client, name, size), 400, "InvalidArgs", "size")
@@ -307,7 +268,7 @@ def test_only_the_current_version_is_added(platform, ufops):
 def test_quota_holds_under_twenty_concurrent_adds(platform, ufops, docker_client):
     owner = platform.new_account()
     name = ufops.make(platform, owner)
-    assert ok(owner.get(f"/api/ufops/{name}"))["maxInstanceNum"] == 5
+    assert assert_ok(owner.get(f"/api/ufops/{name}"))["maxInstanceNum"] == 5
     engine = Docker(docker_client, platform)
     answers = [None] * 20
     gate = threading.Barrier(20)
@@ -331,7 +292,7 @@ def test_quota_holds_under_twenty_concurrent_adds(platform, ufops, docker_client
     found = engine.by_index(name)
     assert sorted(found) == [1, 2, 3, 4, 5] and all(len(c) == 1 for c in found.values())
     refused(add(owner, name, 1), 409, "QuotaExceeded")
-    wait_until(lambda: all_running(owner, name, 5), STATE_DEADLINE, "5 Running")
+    wait_for(lambda: all_running(owner, name, 5), STATE_DEADLINE, "5 Running")
     assert len(engine.containers(name)) == 5
 
 
@@ -339,7 +300,7 @@ def test_containers_carry_labels_env_port_and_flavor(platform, ufops, docker_cli
     configuration = '{"mode": "fast", "quote": "it\'s"}'
     name = ufops.make(platform, configuration=configuration)
     engine = Docker(docker_client, platform)
-    ok(add(platform.admin, name, 2))
+    assert_ok(add(platform.admin, name, 2))
     ids = set()
     for index in (1, 2):
         container = engine.one(name, index)
@@ -371,30 +332,30 @@ def test_instance_num_follows_adds_and_deletes(platform, ufops):
     name = ufops.make(platform)
 
     def instance_num(expected):
-        return lambda: ok(client.get(f"/api/ufops/{name}"))["instanceNum"] == expected
+        return lambda: assert_ok(client.get(f"/api/ufops/{name}"))["instanceNum"] == expected
 
-    assert ok(client.get(f"/api/ufops/{name}"))["instanceNum"] == 0
-    ok(add(client, name, 3))
-    wait_until(instance_num(3), 30, "instanceNum 3")
-    ok(client.delete(f"/api/ufops/{name}/instances/2", timeout=ACTION_TIMEOUT))
-    wait_until(instance_num(2), 30, "instanceNum 2")
-    ok(act(client, name, 1, "stop"))  # a Stopped instance is still an instance
-    ok(add(client, name, 1))
-    wait_until(instance_num(3), 30, "instanceNum 3 again")
+    assert assert_ok(client.get(f"/api/ufops/{name}"))["instanceNum"] == 0
+    assert_ok(add(client, name, 3))
+    wait_for(instance_num(3), 30, "instanceNum 3")
+    assert_ok(client.delete(f"/api/ufops/{name}/instances/2", timeout=ACTION_TIMEOUT))
+    wait_for(instance_num(2), 30, "instanceNum 2")
+    assert_ok(act(client, name, 1, "stop"))  # a Stopped instance is still an instance
+    assert_ok(add(client, name, 1))
+    wait_for(instance_num(3), 30, "instanceNum 3 again")
     for index in (1, 2, 3):
-        ok(client.delete(f"/api/ufops/{name}/instances/{index}", timeout=ACTION_TIMEOUT))
-    wait_until(instance_num(0), 30, "instanceNum 0")
+        assert_ok(client.delete(f"/api/ufops/{name}/instances/{index}", timeout=ACTION_TIMEOUT))
+    wait_for(instance_num(0), 30, "instanceNum 0")
 
 
 def test_events_of_instances_in_the_audit_trail(platform, ufops):
     client = platform.admin
     name = ufops.make(platform)
-    ok(add(client, name, 1))
-    ok(act(client, name, 1, "stop"))
-    ok(client.delete(f"/api/ufops/{name}/instances/1", timeout=ACTION_TIMEOUT))
+    assert_ok(add(client, name, 1))
+    assert_ok(act(client, name, 1, "stop"))
+    assert_ok(client.delete(f"/api/ufops/{name}/instances/1", timeout=ACTION_TIMEOUT))
 
     def trail():
-        events = ok(client.get(f"/api/ufops/{name}/events", params={"limit": 1000}))
+        events = assert_ok(client.get(f"/api/ufops/{name}/events", params={"limit": 1000}))
         kinds = {e["type"] for e in events}
         wanted = {"instance_added", "instance_state_changed", "instance_deleted"}
         changes = {(e["detail"]["from"], e["detail"]["to"]) for e in events
@@ -402,7 +363,7 @@ def test_events_of_instances_in_the_audit_trail(platform, ufops):
         if wanted <= kinds and {("Starting", "Running"), ("Running", "Stopped")} <= changes:
             return events
 
-    events = wait_until(trail, 30, "instance events in the audit trail")
+    events = wait_for(trail, 30, "instance events in the audit trail")
     by_type = {}
     for event in events:
         by_type.setdefault(event["type"], []).append(event["detail"])
@@ -424,15 +385,15 @@ def test_a_slow_container_operation_stalls_no_other_request(platform, ufops):
     answer = []
     adding = threading.Thread(target=lambda: answer.append(add(clone(client), slow, 1)))
     adding.start()
-    wait_until(lambda: listing(client, slow), 30, "the slow instance recorded")
+    wait_for(lambda: listing(client, slow), 30, "the slow instance recorded")
     assert states(client, slow) == {1: "Starting"}
-    assert ok(add(client, other, 1)) == [{"index": 1, "version": "v1", "state": "Running"}]
+    assert assert_ok(add(client, other, 1)) == [{"index": 1, "version": "v1", "state": "Running"}]
     assert call(platform.anonymous, other).json()["instance"] == "1"
-    assert ok(act(client, other, 1, "stop"))["state"] == "Stopped"
-    assert ok(client.get(f"/api/ufops/{slow}"))["name"] == slow
+    assert assert_ok(act(client, other, 1, "stop"))["state"] == "Stopped"
+    assert assert_ok(client.get(f"/api/ufops/{slow}"))["name"] == slow
     assert adding.is_alive(), "the slow add ended before the others: nothing was shown"
     adding.join(ACTION_TIMEOUT)
-    assert ok(answer[0]) == [{"index": 1, "version": "v1", "state": "Starting"}]
+    assert assert_ok(answer[0]) == [{"index": 1, "version": "v1", "state": "Starting"}]
 
 
 # -- the reconciler ----------------------------------------------------------------------
@@ -440,7 +401,7 @@ def test_a_killed_container_comes_back_to_running(platform, ufops, docker_client
     client = platform.admin
     name = ufops.make(platform)
     engine = Docker(docker_client, platform)
-    ok(add(client, name, 2))
+    assert_ok(add(client, name, 2))
     victim = engine.one(name, 1)
     started = victim.attrs["State"]["StartedAt"]
     victim.kill()
@@ -450,7 +411,7 @@ def test_a_killed_container_comes_back_to_running(platform, ufops, docker_client
         return (container.status == "running" and container.attrs["State"]["StartedAt"]
                 != started and all_running(client, name, 2))
 
-    wait_until(back, RECOVERY_DEADLINE, "the killed container Running again")
+    wait_for(back, RECOVERY_DEADLINE, "the killed container Running again")
     assert sorted(engine.by_index(name)) == [1, 2] and len(engine.containers(name)) == 2
     answers = {call(platform.anonymous, name).json()["instance"] for _ in range(6)}
     assert answers == {"1", "2"}
@@ -462,20 +423,20 @@ def test_a_container_never_healthy_ends_failed(make_platform, ufops, docker_clie
     client = private.admin
     name = ufops.make(private, context="sleeper")
     engine = Docker(docker_client, private)
-    assert ok(add(client, name, 1)) == [{"index": 1, "version": "v1", "state": "Starting"}]
-    wait_until(lambda: states(client, name) == {1: "Failed"}, STATE_DEADLINE, "Failed")
-    wait_until(lambda: engine.one(name, 1).status == "exited", 30, "its container stopped")
+    assert assert_ok(add(client, name, 1)) == [{"index": 1, "version": "v1", "state": "Starting"}]
+    wait_for(lambda: states(client, name) == {1: "Failed"}, STATE_DEADLINE, "Failed")
+    wait_for(lambda: engine.one(name, 1).status == "exited", 30, "its container stopped")
     time.sleep(2)  # Failed stays Failed: the reconciler waits for the user
     assert states(client, name) == {1: "Failed"}
     assert len(engine.containers(name)) == 1
 
     def failed_event():
-        events = ok(client.get(f"/api/ufops/{name}/events", params={"limit": 1000}))
+        events = assert_ok(client.get(f"/api/ufops/{name}/events", params={"limit": 1000}))
         return [e for e in events if e["type"] == "instance_state_changed"
                 and e["detail"]["to"] == "Failed"]
 
-    wait_until(failed_event, 30, "the change to Failed in the audit trail")
-    ok(client.delete(f"/api/ufops/{name}/instances/1", timeout=ACTION_TIMEOUT))
+    wait_for(failed_event, 30, "the change to Failed in the audit trail")
+    assert_ok(client.delete(f"/api/ufops/{name}/instances/1", timeout=ACTION_TIMEOUT))
     assert engine.containers(name) == []
 
 
@@ -483,7 +444,7 @@ def test_kill_9_of_the_scheduler_during_an_add(make_platform, ufops, docker_clie
     private = make_platform(UFOP_RECONCILE_INTERVAL=1)
     client = private.admin
     name = ufops.make(private)
-    ok(client.put(f"/api/ufops/{name}", json={"maxInstanceNum": 10}))
+    assert_ok(client.put(f"/api/ufops/{name}", json={"maxInstanceNum": 10}))
     engine = Docker(docker_client, private)
     stack = private.stack
     answer = []
@@ -492,7 +453,7 @@ def test_kill_9_of_the_scheduler_during_an_add(make_platform, ufops, docker_clie
                            timeout=ACTION_TIMEOUT)))
     adding.start()
     # kill it once Docker is making the containers: records written, containers half made
-    wait_until(lambda: engine.containers(name), 60, "the first container being made")
+    wait_for(lambda: engine.containers(name), 60, "the first container being made")
     os.kill(stack.procs["scheduler"].pid, signal.SIGKILL)
     stack.procs["scheduler"].wait(10)
     stack.start_service("scheduler")
@@ -507,7 +468,7 @@ def test_kill_9_of_the_scheduler_during_an_add(make_platform, ufops, docker_clie
         return {r["state"] for r in records} == {"Running"} and all(
             c["State"] == "running" for (c,) in found.values()) and records
 
-    records = wait_until(agreed, RECOVERY_DEADLINE, "records and containers agree, Running")
+    records = wait_for(agreed, RECOVERY_DEADLINE, "records and containers agree, Running")
     adding.join(ACTION_TIMEOUT + 30)
     # the add was asked for once (the quota would allow it twice): 5 instances, numbered 1-5;
     # the caller heard that the scheduler restarted (or, had it finished first, the listing)
@@ -523,14 +484,14 @@ def test_deleting_a_ufop_removes_every_container(platform, ufops, docker_client)
     client = platform.admin
     name = ufops.make(platform)
     engine = Docker(docker_client, platform)
-    ok(add(client, name, 3))
-    ok(act(client, name, 2, "stop"))
+    assert_ok(add(client, name, 3))
+    assert_ok(act(client, name, 2, "stop"))
     engine.one(name, 3).kill()  # crashed, not yet restarted, or restarting
     assert len(engine.containers(name)) == 3
-    ok(client.delete(f"/api/ufops/{name}"))
-    wait_until(lambda: engine.containers(name) == [], 60, "no container of the deleted ufop")
+    assert_ok(client.delete(f"/api/ufops/{name}"))
+    wait_for(lambda: engine.containers(name) == [], 60, "no container of the deleted ufop")
     again = platform.register(client, name=name)  # the name is free at once
-    assert ok(client.get(f"/api/ufops/{again}"))["instanceNum"] == 0
+    assert assert_ok(client.get(f"/api/ufops/{again}"))["instanceNum"] == 0
     time.sleep(3)
     assert engine.containers(name) == []
 
@@ -540,8 +501,8 @@ def test_switch_under_load_has_no_gap(platform, ufops, docker_client):
     client = platform.admin
     name = ufops.make(platform, versions=("v1", "v2"))
     engine = Docker(docker_client, platform)
-    ok(add(client, name, 2))
-    ok(client.put(f"/api/ufops/{name}", json={"version": "v2"}))
+    assert_ok(add(client, name, 2))
+    assert_ok(client.put(f"/api/ufops/{name}", json={"version": "v2"}))
     assert listing(client, name) == [{"index": i, "version": "v1", "state": "Running"}
                                      for i in (1, 2)]  # PUT version touches no instance
     results, stop = [], threading.Event()
@@ -561,7 +522,7 @@ def test_switch_under_load_has_no_gap(platform, ufops, docker_client):
     try:
         time.sleep(1)
         for index in (1, 2):
-            assert ok(act(client, name, index, "switch")) == {"index": index, "version": "v2",
+            assert assert_ok(act(client, name, index, "switch")) == {"index": index, "version": "v2",
                                                               "state": "Running"}
         time.sleep(2)
     finally:
@@ -577,7 +538,7 @@ def test_switch_under_load_has_no_gap(platform, ufops, docker_client):
     assert {c["Labels"]["ufop.version"] for (c,) in found.values()} == {"v2"}
     versions = [call(platform.anonymous, name).json()["version"] for _ in range(10)]
     assert versions == ["v2"] * 10
-    assert ok(act(client, name, 1, "switch"))["version"] == "v2"  # already current: no-op
+    assert assert_ok(act(client, name, 1, "switch"))["version"] == "v2"  # already current: no-op
 
 
 # -- the data plane ----------------------------------------------------------------------
@@ -587,7 +548,7 @@ def test_data_plane_acl(platform, ufops):
     private = ufops.make(platform, owner, acl="PRIVATE")
     protected = ufops.make(platform, owner, acl="PROTECTED")
     for name in (public, private, protected):
-        ok(add(owner, name, 1))
+        assert_ok(add(owner, name, 1))
 
     for caller in (platform.anonymous, stranger, owner):
         assert call(caller, public).status_code == 200
@@ -597,12 +558,12 @@ def test_data_plane_acl(platform, ufops):
     refused(call(platform.anonymous, protected), 401, "Unauthorized")
     refused(call(stranger, protected), 403, "Forbidden")
     assert call(owner, protected).status_code == 200
-    ok(stranger.post(f"/api/ufops/{protected}/apply", json={}))
-    answer = wait_until(lambda: (lambda a: a.status_code == 200 and a)(call(stranger, protected)),
+    assert_ok(stranger.post(f"/api/ufops/{protected}/apply", json={}))
+    answer = wait_for(lambda: (lambda a: a.status_code == 200 and a)(call(stranger, protected)),
                         30, "the applicant may call")
     assert answer.json()["cmd"] == protected
-    ok(stranger.post(f"/api/ufops/{protected}/unapply", json={}))
-    wait_until(lambda: call(stranger, protected).status_code == 403, 30, "refused again")
+    assert_ok(stranger.post(f"/api/ufops/{protected}/unapply", json={}))
+    wait_for(lambda: call(stranger, protected).status_code == 403, 30, "refused again")
     refused(call(platform.anonymous, "nosuchufop"), 404, "UfopNotfound")
 
 
@@ -610,17 +571,17 @@ def test_no_running_instance_is_503(platform, ufops):
     client = platform.admin
     name = ufops.make(platform)
     refused(call(platform.anonymous, name), 503, "NoInstance")
-    ok(add(client, name, 1))
-    wait_until(lambda: call(platform.anonymous, name).status_code == 200, 30, "callable")
-    ok(act(client, name, 1, "stop"))
-    wait_until(lambda: call(platform.anonymous, name).status_code == 503, 30, "503 again")
+    assert_ok(add(client, name, 1))
+    wait_for(lambda: call(platform.anonymous, name).status_code == 200, 30, "callable")
+    assert_ok(act(client, name, 1, "stop"))
+    wait_for(lambda: call(platform.anonymous, name).status_code == 503, 30, "503 again")
     refused(call(platform.anonymous, name), 503, "NoInstance")
 
 
 def test_the_body_params_and_url_are_passed_through(platform, ufops, docker_client):
     name = ufops.make(platform)
     engine = Docker(docker_client, platform)
-    ok(add(platform.admin, name, 1))
+    assert_ok(add(platform.admin, name, 1))
     anonymous = platform.anonymous
 
     body = b"first line of the file\n" + os.urandom(200_000)
@@ -665,8 +626,8 @@ def test_the_body_params_and_url_are_passed_through(platform, ufops, docker_clie
 
 def test_calls_go_round_robin(platform, ufops):
     name = ufops.make(platform)
-    ok(add(platform.admin, name, 3))
-    wait_until(lambda: all_running(platform.admin, name, 3), STATE_DEADLINE, "3 Running")
+    assert_ok(add(platform.admin, name, 3))
+    wait_for(lambda: all_running(platform.admin, name, 3), STATE_DEADLINE, "3 Running")
     seen = [call(platform.anonymous, name).json()["instance"] for _ in range(9)]
     assert set(seen) == {"1", "2", "3"}, seen
     assert all(seen.count(i) == 3 for i in "123"), seen

@@ -12,10 +12,8 @@ means no line lost and none doubled.
 Every ufop made here is deleted at the end of its test (the registry removes its images, the
 scheduler its containers); anything of it still there afterwards is removed by force.
 """
-import io
 import json
 import re
-import tarfile
 import threading
 import time
 import uuid
@@ -28,6 +26,8 @@ import pytest
 import requests
 
 from scheduler.shipping import parse_ts
+
+from support import assert_ok, refused, tar_gz, wait_for
 
 BUSYBOX = Path("/bin/busybox")
 OCTET = "application/octet-stream"
@@ -89,47 +89,11 @@ TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$")  # follow's "t
 
 def writer_context():
     assert BUSYBOX.is_file(), "Debian's busybox-static is needed (make test installs it)"
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for name, data, mode in (("Dockerfile", DOCKERFILE, 0o644),
-                                 ("writer.sh", WRITER, 0o755), ("handler.sh", HANDLER, 0o755),
-                                 ("busybox", BUSYBOX.read_bytes(), 0o755)):
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), mode
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
+    return tar_gz({"Dockerfile": (DOCKERFILE, 0o644), "writer.sh": (WRITER, 0o755),
+                   "handler.sh": (HANDLER, 0o755), "busybox": (BUSYBOX.read_bytes(), 0o755)})
 
 
 # -- HTTP helpers ----------------------------------------------------------------------------
-def ok(answer):
-    assert answer.status_code == 200, answer.text
-    body = answer.json()
-    assert body["code"] == 200, body
-    return body.get("data")
-
-
-def refused(answer, status, error, *words):
-    assert answer.status_code == status, answer.text
-    assert answer.headers["Content-Type"].startswith("application/json")
-    body = answer.json()
-    assert set(body) == {"code", "error", "message"}, body
-    assert (body["code"], body["error"]) == (status, error), body
-    for word in words:
-        assert word in body["message"], body
-    return body
-
-
-def wait_until(predicate, deadline, what):
-    end = time.monotonic() + deadline
-    last = None
-    while time.monotonic() < end:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(0.25)
-    pytest.fail(f"not within {deadline} s: {what} (last: {str(last)[:2000]})")
-
-
 def log_path(name, index=1):
     return f"/api/ufops/{name}/instances/{index}/log"
 
@@ -137,13 +101,13 @@ def log_path(name, index=1):
 def read_log(client, name, index=1, **params):
     """The lines of the log endpoint's answer (``tail`` 100000 unless given)."""
     params.setdefault("tail", 100000)
-    data = ok(client.get(log_path(name, index), params=params))
+    data = assert_ok(client.get(log_path(name, index), params=params))
     assert set(data) == {"log"}
     return data["log"].split("\n") if data["log"] else []
 
 
 def act(client, name, index, action):
-    return ok(client.post(f"/api/ufops/{name}/instances/{index}/{action}", json={},
+    return assert_ok(client.post(f"/api/ufops/{name}/instances/{index}/{action}", json={},
                           timeout=ACTION_TIMEOUT))
 
 
@@ -287,25 +251,25 @@ class Writers:
         name = platform.register(client, name=name, acl=acl, configuration=f"{count} {pause}")
         self.made.append((platform, name))
         for version in versions:
-            ok(client.post("/api/images", params={"ufop": name, "version": version},
+            assert_ok(client.post("/api/images", params={"ufop": name, "version": version},
                            data=self.context, headers={"Content-Type": OCTET}, timeout=180))
         for version in versions:
             self.wait_built(client, name, version)
-        ok(client.put(f"/api/ufops/{name}", json={"version": versions[0]}))
+        assert_ok(client.put(f"/api/ufops/{name}", json={"version": versions[0]}))
         return name
 
     def wait_built(self, client, name, version):
         def built():
-            for row in ok(client.get(f"/api/ufops/{name}/versions")):
+            for row in assert_ok(client.get(f"/api/ufops/{name}/versions")):
                 if row["version"] == version and row["state"] != "building":
                     return row["state"]
-        state = wait_until(built, BUILD_DEADLINE, f"{name} {version} built")
-        assert state == "build success", ok(client.get(
+        state = wait_for(built, BUILD_DEADLINE, f"{name} {version} built")
+        assert state == "build success", assert_ok(client.get(
             f"/api/ufops/{name}/versions/{version}/log"))
 
     def start(self, platform, name, client=None, size=1):
         client = client or platform.admin
-        added = ok(client.post(f"/api/ufops/{name}/instances", json={"size": size},
+        added = assert_ok(client.post(f"/api/ufops/{name}/instances", json={"size": size},
                                timeout=ACTION_TIMEOUT))
         assert {i["state"] for i in added} == {"Running"}, added
         return added
@@ -346,7 +310,7 @@ def written(platform, docker_client, context):
         owner = platform.new_account()
         name = made.make(platform, owner, count=60, pause=0.02)
         made.start(platform, name, owner)
-        wait_until(lambda: len(read_log(owner, name)) == 121, SHIP_DEADLINE, "121 lines")
+        wait_for(lambda: len(read_log(owner, name)) == 121, SHIP_DEADLINE, "121 lines")
         yield owner, name, container_of(docker_client, platform, name)
     finally:
         made.cleanup()
@@ -361,7 +325,7 @@ def wait_shipped(client, name, truth, index=1):
         counts = {stream: len(lines) for stream, lines in by_stream(stored).items()}
         return counts == want and stored
     try:
-        return wait_until(shipped, SHIP_DEADLINE, f"the log of {name} as long as Docker's")
+        return wait_for(shipped, SHIP_DEADLINE, f"the log of {name} as long as Docker's")
     except pytest.fail.Exception:
         mine = by_stream(read_log(client, name, index))
         pytest.fail(f"the log of {name} is not Docker's: " + "; ".join(
@@ -387,7 +351,7 @@ def test_tail_gives_exactly_the_last_lines(written):
     owner, name, _ = written
     everything = read_log(owner, name)
     assert len(everything) == 121
-    assert ok(owner.get(log_path(name)))["log"].split("\n") == everything[-100:]  # default
+    assert assert_ok(owner.get(log_path(name)))["log"].split("\n") == everything[-100:]  # default
     for count in (1, 10, 100, 120, 121):
         assert read_log(owner, name, tail=count) == everything[-count:], count
     assert read_log(owner, name, tail=1000) == everything
@@ -464,7 +428,7 @@ def test_another_account_cannot_read_the_log(written, platform):
             refused(other.get(log_path(private, index)), 404, "UfopNotfound")
         refused(other.get(log_path(private), params={"follow": "true"}), 404, "UfopNotfound")
         # on the access list, it may call the ufop, not manage it
-        ok(owner.put(f"/api/ufops/{private}", json={"accessList": [other.uid]}))
+        assert_ok(owner.put(f"/api/ufops/{private}", json={"accessList": [other.uid]}))
         refused(other.get(log_path(private)), 403, "Forbidden")
         refused(owner.get(log_path(private)), 404, "InstanceNotFound")
     finally:
@@ -476,7 +440,7 @@ def test_follow_delivers_a_line_written_after_it_started(platform, writers):
     owner = platform.new_account()
     name = writers.make(platform, owner, count=5, pause=0.02)
     writers.start(platform, name, owner)
-    wait_until(lambda: "done v1 1 5" in read_log(owner, name), SHIP_DEADLINE, "done line")
+    wait_for(lambda: "done v1 1 5" in read_log(owner, name), SHIP_DEADLINE, "done line")
     before = read_log(owner, name)
     marker = "mark-" + uuid.uuid4().hex
 
@@ -520,13 +484,13 @@ def test_a_reboot_and_a_kill_in_the_middle_lose_and_double_nothing(platform, wri
     name = writers.make(platform, count=0, pause=0.02)  # writes until stopped
     writers.start(platform, name)
     container_id = container_of(docker_client, platform, name)
-    wait_until(lambda: lines_of_run(client, name, 1, 20), SHIP_DEADLINE, "run 1 lines")
+    wait_for(lambda: lines_of_run(client, name, 1, 20), SHIP_DEADLINE, "run 1 lines")
 
     assert act(client, name, 1, "reboot")["state"] == "Running"
-    wait_until(lambda: lines_of_run(client, name, 2, 20), SHIP_DEADLINE, "run 2 lines")
+    wait_for(lambda: lines_of_run(client, name, 2, 20), SHIP_DEADLINE, "run 2 lines")
 
     docker_client.api.kill(container_id)  # the reconciler restarts it
-    wait_until(lambda: lines_of_run(client, name, 3, 20), SHIP_DEADLINE + 60,
+    wait_for(lambda: lines_of_run(client, name, 3, 20), SHIP_DEADLINE + 60,
                "run 3 lines, after the reconciler restarted the killed container")
 
     assert act(client, name, 1, "stop")["state"] == "Stopped"  # the log ends here
@@ -546,7 +510,7 @@ def test_lines_written_while_the_scheduler_is_down_are_shipped_once(make_platfor
     name = writers.make(platform, count=0, pause=0.02)
     writers.start(platform, name)
     container_id = container_of(docker_client, platform, name)
-    wait_until(lambda: lines_of_run(client, name, 1, 20), SHIP_DEADLINE, "first lines")
+    wait_for(lambda: lines_of_run(client, name, 1, 20), SHIP_DEADLINE, "first lines")
 
     stopped_at = time.time_ns()
     platform.stack.stop_service("scheduler")
@@ -558,7 +522,7 @@ def test_lines_written_while_the_scheduler_is_down_are_shipped_once(make_platfor
                          for ts, line in docker_log(docker_client, container_id, stream, True)
                          if stopped_at < ts < started_at]
     assert len(written_meanwhile) > 20
-    wait_until(lambda: set(written_meanwhile) <= set(read_log(client, name)),
+    wait_for(lambda: set(written_meanwhile) <= set(read_log(client, name)),
                SHIP_DEADLINE, "the lines written while the scheduler was down")
 
     # and once more while a batch may be in flight: kill -9
@@ -580,9 +544,9 @@ def test_a_switch_keeps_the_old_containers_last_lines(platform, writers, docker_
     writers.start(platform, name)
     old = container_of(docker_client, platform, name)
     tap = Tap(docker_client, old)
-    wait_until(lambda: lines_of_run(client, name, 1, 20), SHIP_DEADLINE, "v1 lines")
+    wait_for(lambda: lines_of_run(client, name, 1, 20), SHIP_DEADLINE, "v1 lines")
 
-    ok(client.put(f"/api/ufops/{name}", json={"version": "v2"}))
+    assert_ok(client.put(f"/api/ufops/{name}", json={"version": "v2"}))
     assert act(client, name, 1, "switch") == {"index": 1, "version": "v2", "state": "Running"}
     old_truth = tap.finished(timeout=60)  # written by v1 up to its last line, but for one:
     # Docker may end a follower's stream before a stopped container's last output (the shipper
@@ -591,7 +555,7 @@ def test_a_switch_keeps_the_old_containers_last_lines(platform, writers, docker_
         old_truth["stdout"].append("bye v1 1")
     new = container_of(docker_client, platform, name)
     assert new != old
-    wait_until(lambda: lines_of_run(client, name, 1, 20, version="v2"), SHIP_DEADLINE,
+    wait_for(lambda: lines_of_run(client, name, 1, 20, version="v2"), SHIP_DEADLINE,
                "v2 lines")
     assert act(client, name, 1, "stop")["state"] == "Stopped"
 
@@ -617,7 +581,7 @@ def test_retention_keeps_the_newest_lines(make_platform, writers):
         stored = read_log(client, name)
         assert len(stored) <= 50, len(stored)  # at every moment
         return "done v1 1 150" in stored and "err v1 1 149" in stored and stored
-    stored = wait_until(finished, SHIP_DEADLINE, "the last lines")
+    stored = wait_for(finished, SHIP_DEADLINE, "the last lines")
     time.sleep(1)
     assert read_log(client, name) == stored
     assert len(stored) == 50
@@ -631,18 +595,18 @@ def test_a_deleted_instance_keeps_its_log_until_the_ufop_is_deleted(platform, wr
     owner = platform.new_account()
     name = writers.make(platform, owner, count=10, pause=0.02)
     writers.start(platform, name, owner)
-    wait_until(lambda: len(read_log(owner, name)) == 21, SHIP_DEADLINE, "21 lines")
+    wait_for(lambda: len(read_log(owner, name)) == 21, SHIP_DEADLINE, "21 lines")
     before = read_log(owner, name)
 
-    ok(owner.delete(f"/api/ufops/{name}/instances/1", timeout=ACTION_TIMEOUT))
-    assert ok(owner.get(f"/api/ufops/{name}/instances")) == []
+    assert_ok(owner.delete(f"/api/ufops/{name}/instances/1", timeout=ACTION_TIMEOUT))
+    assert assert_ok(owner.get(f"/api/ufops/{name}/instances")) == []
     after = before + ["bye v1 1"]  # its last words, shipped before the container went
-    assert wait_until(lambda: read_log(owner, name) == after and after, SHIP_DEADLINE,
+    assert wait_for(lambda: read_log(owner, name) == after and after, SHIP_DEADLINE,
                       "the log of the deleted instance")
     assert read_log(owner, name, tail=5) == after[-5:]
     refused(owner.get(log_path(name, 2)), 404, "InstanceNotFound")
 
-    ok(owner.delete(f"/api/ufops/{name}", timeout=60))
+    assert_ok(owner.delete(f"/api/ufops/{name}", timeout=60))
     refused(owner.get(log_path(name)), 404, "UfopNotfound")
 
     # the name is free again: the new ufop's log starts empty
@@ -650,7 +614,7 @@ def test_a_deleted_instance_keeps_its_log_until_the_ufop_is_deleted(platform, wr
     assert again == name
     refused(owner.get(log_path(name)), 404, "InstanceNotFound")
     writers.start(platform, name, owner)
-    wait_until(lambda: "done v1 1 3" in read_log(owner, name), SHIP_DEADLINE, "done line")
+    wait_for(lambda: "done v1 1 3" in read_log(owner, name), SHIP_DEADLINE, "done line")
     time.sleep(1)
     stored = read_log(owner, name)
     assert by_stream(stored) == {"stdout": ["out v1 1 0", "out v1 1 1", "out v1 1 2",
