@@ -72,6 +72,32 @@ def tar_gz(files):
     return buf.getvalue()
 
 
+OCTET = "application/octet-stream"
+BUILD_ENDED = ("build success", "build failed")
+
+
+def wait_built(client, name, version, deadline=180):
+    """Poll the version until its build ends; its record."""
+    def ended():
+        listed = {v["version"]: v for v in assert_ok(client.get(f"/api/ufops/{name}/versions"))}
+        record = listed.get(version)
+        assert record is not None, f"version {version} of {name} is not listed"
+        assert record["state"] in ("building", *BUILD_ENDED), record
+        return record if record["state"] in BUILD_ENDED else None
+    return wait_for(ended, deadline, f"{name} {version} built", interval=0.5)
+
+
+def upload_built(client, name, versions, context, deadline=180):
+    """Upload ``context`` as each of ``versions`` and wait until every build succeeded."""
+    for version in versions:
+        assert_ok(client.post("/api/images", params={"ufop": name, "version": version},
+                              data=context, headers={"Content-Type": OCTET}, timeout=180))
+    for version in versions:
+        record = wait_built(client, name, version, deadline)
+        assert record["state"] == "build success", assert_ok(client.get(
+            f"/api/ufops/{name}/versions/{version}/log"))
+
+
 def qiniu_date(offset_seconds=0):
     return datetime.fromtimestamp(time.time() + offset_seconds, timezone.utc).strftime(
         "%Y%m%dT%H%M%SZ")

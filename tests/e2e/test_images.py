@@ -21,7 +21,7 @@ import docker
 import pytest
 import requests
 
-from support import refused, wait_for
+from support import BUILD_ENDED, OCTET, refused, wait_built, wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FILEINFO = REPO_ROOT / "examples" / "fileinfo"
@@ -32,8 +32,6 @@ VICTIM_IMAGE = "ufop-test-victim:latest"
 RUN_PREFIX = "ufop-test-images-"
 
 BUILD_DEADLINE = 120
-FINAL = ("build success", "build failed")
-OCTET = "application/octet-stream"
 TRIVIAL = "FROM scratch\nLABEL ufop.test=trivial\n"  # FROM scratch alone makes no image
 
 
@@ -121,20 +119,6 @@ def versions(client, name):
     return {v["version"]: v for v in answer.json()["data"]}
 
 
-def wait_built(client, name, version, deadline=BUILD_DEADLINE):
-    """Poll the version until its build ends; its record."""
-    end = time.monotonic() + deadline
-    while True:
-        record = versions(client, name).get(version)
-        assert record is not None, f"version {version} of {name} is not listed"
-        if record["state"] in FINAL:
-            return record
-        assert record["state"] == "building", record
-        if time.monotonic() > end:
-            pytest.fail(f"{name} {version} still building after {deadline} s")
-        time.sleep(0.5)
-
-
 def build_log(client, name, version, deadline=30):
     """The build log, once the logs service has it (it follows the state by an event)."""
     end = time.monotonic() + deadline
@@ -152,7 +136,7 @@ def build_log(client, name, version, deadline=30):
 def build(client, name, version, body, state="build success", **kwargs):
     """Upload, wait for the end of the build, check its state; the build log."""
     accepted(upload(client, name, version, body, **kwargs), name, version)
-    record = wait_built(client, name, version)
+    record = wait_built(client, name, version, BUILD_DEADLINE)
     log = build_log(client, name, version)
     assert record["state"] == state, log
     return log
@@ -377,7 +361,7 @@ def test_a_gzip_body_signed_byte_for_byte(platform, new_ufop, fileinfo_context):
                            headers=signed_raw(platform.admin, "POST", url, "application/gzip",
                                               body))
     accepted(answer, name, "g1")
-    assert wait_built(platform.admin, name, "g1")["state"] == "build success"
+    assert wait_built(platform.admin, name, "g1", BUILD_DEADLINE)["state"] == "build success"
 
 
 def test_a_chunked_body_is_accepted(platform, new_ufop, fileinfo_context):
@@ -393,7 +377,7 @@ def test_the_description_is_kept(platform, new_ufop):
     accepted(upload(platform.admin, name, "d1", dockerfile_context(TRIVIAL),
                     desc=desc), name, "d1")
     assert versions(platform.admin, name)["d1"]["desc"] == desc
-    assert wait_built(platform.admin, name, "d1")["desc"] == desc
+    assert wait_built(platform.admin, name, "d1", BUILD_DEADLINE)["desc"] == desc
     accepted(upload(platform.admin, name, "d2", dockerfile_context(TRIVIAL)),
              name, "d2")
     assert versions(platform.admin, name)["d2"]["desc"] == ""
@@ -636,7 +620,7 @@ def test_current_version_rules(platform, new_ufop, base_image):
     assert len(changed) == 1 and changed[0]["detail"]["version"] == "good", changed
     assert changed[0]["detail"]["previous"] == ""
 
-    assert wait_built(client, name, "slow")["state"] == "build success"
+    assert wait_built(client, name, "slow", BUILD_DEADLINE)["state"] == "build success"
     answer = client.put(f"/api/ufops/{name}", json={"version": "slow"})
     assert answer.status_code == 200 and answer.json()["data"]["version"] == "slow"
     wait_for(lambda: len(events_of(client, name, "current_version_changed")) == 2, 20,
@@ -675,7 +659,7 @@ def test_two_builds_run_at_the_same_time(platform, new_ufop, base_image):
     while time.monotonic() < end:
         states = [versions(client, name)["p1"]["state"] for name in names]
         both_building |= states == ["building", "building"]
-        if all(state in FINAL for state in states):
+        if all(state in BUILD_ENDED for state in states):
             break
         time.sleep(0.3)
     assert states == ["build success", "build success"]

@@ -17,12 +17,11 @@ import docker
 import pytest
 import requests
 
-from support import assert_ok, refused, tar_gz, wait_for
+from support import OCTET, assert_ok, refused, tar_gz, upload_built, wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FILEINFO = REPO_ROOT / "examples" / "fileinfo"
 BUSYBOX = Path("/bin/busybox")
-OCTET = "application/octet-stream"
 
 BUILD_DEADLINE = 180  # seconds; every deadline here only catches a hang
 STATE_DEADLINE = 90
@@ -142,24 +141,10 @@ def ufops(docker_client, contexts):
             client = client or platform.admin
             name = platform.register(client, acl=acl, **fields)
             self.made.append((platform, name))
-            for version in versions:
-                assert_ok(client.post("/api/images", params={"ufop": name, "version": version},
-                               data=contexts[context], headers={"Content-Type": OCTET},
-                               timeout=180))
-            for version in versions:
-                self.wait_built(client, name, version)
+            upload_built(client, name, versions, contexts[context], BUILD_DEADLINE)
             if current:
                 assert_ok(client.put(f"/api/ufops/{name}", json={"version": current}))
             return name
-
-        def wait_built(self, client, name, version):
-            def built():
-                for row in assert_ok(client.get(f"/api/ufops/{name}/versions")):
-                    if row["version"] == version and row["state"] != "building":
-                        return row["state"]
-            state = wait_for(built, BUILD_DEADLINE, f"{name} {version} built")
-            assert state == "build success", assert_ok(client.get(
-                f"/api/ufops/{name}/versions/{version}/log"))
 
     made = Ufops()
     yield made
@@ -184,26 +169,29 @@ def test_every_transition_of_one_instance(platform, ufops, docker_client):
     added = assert_ok(add(client, name, 2))
     assert [(i["index"], i["version"]) for i in added] == [(1, "v1"), (2, "v1")]
     assert all_running(client, name, 2) or wait_for(lambda: all_running(client, name, 2),
-                                                      STATE_DEADLINE, "2 Running")
+                                                    STATE_DEADLINE, "2 Running")
     first = engine.one(name, 1)
     assert first.status == "running"
 
-    assert assert_ok(act(client, name, 1, "stop")) == {"index": 1, "version": "v1", "state": "Stopped"}
+    assert assert_ok(act(client, name, 1, "stop")) == {"index": 1, "version": "v1",
+                                                       "state": "Stopped"}
     assert engine.one(name, 1).status == "exited"
     assert states(client, name) == {1: "Stopped", 2: "Running"}
     time.sleep(3)  # a reconcile pass or more: a Stopped instance stays stopped
     assert states(client, name)[1] == "Stopped" and engine.one(name, 1).status == "exited"
 
-    assert assert_ok(act(client, name, 1, "start")) == {"index": 1, "version": "v1", "state": "Running"}
+    assert assert_ok(act(client, name, 1, "start")) == {"index": 1, "version": "v1",
+                                                        "state": "Running"}
     assert engine.one(name, 1).status == "running"
 
     started = engine.one(name, 2).attrs["State"]["StartedAt"]
     assert assert_ok(act(client, name, 2, "reboot")) == {"index": 2, "version": "v1",
-                                                  "state": "Running"}
+                                                         "state": "Running"}
     rebooted = engine.one(name, 2)
     assert rebooted.status == "running" and rebooted.attrs["State"]["StartedAt"] != started
 
-    assert assert_ok(act(client, name, 1, "start")) == {"index": 1, "version": "v1", "state": "Running"}
+    assert assert_ok(act(client, name, 1, "start")) == {"index": 1, "version": "v1",
+                                                        "state": "Running"}
 
     assert client.delete(f"/api/ufops/{name}/instances/1", timeout=ACTION_TIMEOUT).json() == {
         "code": 200}
@@ -259,7 +247,7 @@ def test_only_the_current_version_is_added(platform, ufops):
     refused(add(client, name, 1, version="v9"), 400, "InvalidArgs")
     assert listing(client, name) == []
     assert assert_ok(add(client, name, 1, version="v1")) == [{"index": 1, "version": "v1",
-                                                       "state": "Running"}]
+                                                              "state": "Running"}]
     for size in (0, -1, "2", None, True, 1.5):
         refused(add(client, name, size), 400, "InvalidArgs", "size")
     refused(client.post(f"/api/ufops/{name}/instances", json={}), 400, "InvalidArgs", "size")
@@ -522,8 +510,8 @@ def test_switch_under_load_has_no_gap(platform, ufops, docker_client):
     try:
         time.sleep(1)
         for index in (1, 2):
-            assert assert_ok(act(client, name, index, "switch")) == {"index": index, "version": "v2",
-                                                              "state": "Running"}
+            switched = assert_ok(act(client, name, index, "switch"))
+            assert switched == {"index": index, "version": "v2", "state": "Running"}
         time.sleep(2)
     finally:
         stop.set()
@@ -560,7 +548,7 @@ def test_data_plane_acl(platform, ufops):
     assert call(owner, protected).status_code == 200
     assert_ok(stranger.post(f"/api/ufops/{protected}/apply", json={}))
     answer = wait_for(lambda: (lambda a: a.status_code == 200 and a)(call(stranger, protected)),
-                        30, "the applicant may call")
+                      30, "the applicant may call")
     assert answer.json()["cmd"] == protected
     assert_ok(stranger.post(f"/api/ufops/{protected}/unapply", json={}))
     wait_for(lambda: call(stranger, protected).status_code == 403, 30, "refused again")

@@ -27,10 +27,9 @@ import requests
 
 from scheduler.shipping import parse_ts
 
-from support import assert_ok, refused, tar_gz, wait_for
+from support import assert_ok, refused, tar_gz, upload_built, wait_for
 
 BUSYBOX = Path("/bin/busybox")
-OCTET = "application/octet-stream"
 STREAMS = ("stdout", "stderr")
 
 BUILD_DEADLINE = 180  # seconds; every deadline here only catches a hang
@@ -108,7 +107,7 @@ def read_log(client, name, index=1, **params):
 
 def act(client, name, index, action):
     return assert_ok(client.post(f"/api/ufops/{name}/instances/{index}/{action}", json={},
-                          timeout=ACTION_TIMEOUT))
+                                 timeout=ACTION_TIMEOUT))
 
 
 def stream_of(line):
@@ -250,27 +249,14 @@ class Writers:
         client = client or platform.admin
         name = platform.register(client, name=name, acl=acl, configuration=f"{count} {pause}")
         self.made.append((platform, name))
-        for version in versions:
-            assert_ok(client.post("/api/images", params={"ufop": name, "version": version},
-                           data=self.context, headers={"Content-Type": OCTET}, timeout=180))
-        for version in versions:
-            self.wait_built(client, name, version)
+        upload_built(client, name, versions, self.context, BUILD_DEADLINE)
         assert_ok(client.put(f"/api/ufops/{name}", json={"version": versions[0]}))
         return name
-
-    def wait_built(self, client, name, version):
-        def built():
-            for row in assert_ok(client.get(f"/api/ufops/{name}/versions")):
-                if row["version"] == version and row["state"] != "building":
-                    return row["state"]
-        state = wait_for(built, BUILD_DEADLINE, f"{name} {version} built")
-        assert state == "build success", assert_ok(client.get(
-            f"/api/ufops/{name}/versions/{version}/log"))
 
     def start(self, platform, name, client=None, size=1):
         client = client or platform.admin
         added = assert_ok(client.post(f"/api/ufops/{name}/instances", json={"size": size},
-                               timeout=ACTION_TIMEOUT))
+                                      timeout=ACTION_TIMEOUT))
         assert {i["state"] for i in added} == {"Running"}, added
         return added
 
@@ -491,7 +477,7 @@ def test_a_reboot_and_a_kill_in_the_middle_lose_and_double_nothing(platform, wri
 
     docker_client.api.kill(container_id)  # the reconciler restarts it
     wait_for(lambda: lines_of_run(client, name, 3, 20), SHIP_DEADLINE + 60,
-               "run 3 lines, after the reconciler restarted the killed container")
+             "run 3 lines, after the reconciler restarted the killed container")
 
     assert act(client, name, 1, "stop")["state"] == "Stopped"  # the log ends here
     assert container_of(docker_client, platform, name) == container_id
@@ -523,7 +509,7 @@ def test_lines_written_while_the_scheduler_is_down_are_shipped_once(make_platfor
                          if stopped_at < ts < started_at]
     assert len(written_meanwhile) > 20
     wait_for(lambda: set(written_meanwhile) <= set(read_log(client, name)),
-               SHIP_DEADLINE, "the lines written while the scheduler was down")
+             SHIP_DEADLINE, "the lines written while the scheduler was down")
 
     # and once more while a batch may be in flight: kill -9
     platform.stack.stop_service("scheduler", sig=9)
@@ -556,7 +542,7 @@ def test_a_switch_keeps_the_old_containers_last_lines(platform, writers, docker_
     new = container_of(docker_client, platform, name)
     assert new != old
     wait_for(lambda: lines_of_run(client, name, 1, 20, version="v2"), SHIP_DEADLINE,
-               "v2 lines")
+             "v2 lines")
     assert act(client, name, 1, "stop")["state"] == "Stopped"
 
     new_truth = docker_truth(docker_client, new)
@@ -602,7 +588,7 @@ def test_a_deleted_instance_keeps_its_log_until_the_ufop_is_deleted(platform, wr
     assert assert_ok(owner.get(f"/api/ufops/{name}/instances")) == []
     after = before + ["bye v1 1"]  # its last words, shipped before the container went
     assert wait_for(lambda: read_log(owner, name) == after and after, SHIP_DEADLINE,
-                      "the log of the deleted instance")
+                    "the log of the deleted instance")
     assert read_log(owner, name, tail=5) == after[-5:]
     refused(owner.get(log_path(name, 2)), 404, "InstanceNotFound")
 
