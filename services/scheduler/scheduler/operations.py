@@ -152,17 +152,18 @@ class Operations:
 
     # -- one instance ----------------------------------------------------------------------
     def start(self, ufop_id, index):
-        with self.locks.instance((ufop_id, index)):
-            record = self.find(ufop_id, index)
-            record.desired, record.restarts, record.next_try_at = "running", 0, None
-            self._bring_up(record, restart=False)
-            return record.view()
+        return self._want_running(ufop_id, index, restart=False)
 
     def reboot(self, ufop_id, index):
+        return self._want_running(ufop_id, index, restart=True)
+
+    def _want_running(self, ufop_id, index, restart):
+        """The instance is wanted running again (its back-off reset) and brought up; with
+        ``restart`` a running container is restarted too."""
         with self.locks.instance((ufop_id, index)):
             record = self.find(ufop_id, index)
             record.desired, record.restarts, record.next_try_at = "running", 0, None
-            self._bring_up(record, restart=True)
+            self._bring_up(record, restart=restart)
             return record.view()
 
     def _bring_up(self, record, restart):
