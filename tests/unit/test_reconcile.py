@@ -260,16 +260,20 @@ def store(tmp_path):
 
 
 @pytest.fixture
-def ops(store):
+def ops(store, monkeypatch):
     """Operations as a worker sees them: the real log shipper (nothing to follow here), the
-    worker's connection open, a fake runtime."""
+    worker's connection open, a fake runtime; no drain time for routes."""
+    monkeypatch.setattr("scheduler.operations.ROUTE_DRAIN", 0)
     runtime = FakeRuntime()
     containers = SimpleNamespace(
         runtime=runtime, locks=Locks(), shipper=Shipper(None, runtime, None, None),
         policy=Policy(max_restarts=2, health_timeout=0.3, backoff_base=0.01),
         settings=SimpleNamespace(start_wait=0.3))
     events = []
-    operations = Operations(containers, lambda kind, payload: events.append((kind, payload)))
+    def publish(kind, payload):  # events in the runtime's journal too, to see their order
+        events.append((kind, payload))
+        runtime.journal.append((kind, payload.get("to")))
+    operations = Operations(containers, publish)
     operations.events = events
     return operations
 
@@ -282,6 +286,11 @@ def spec(max_instances=5, version="v1", image="img:v1", ufop_id=UFOP):
 
 def indexes(ops, ufop_id=UFOP):
     return [i["index"] for i in ops.listing(ufop_id)]
+
+
+def docker_calls(ops):
+    """The runtime's journal without the events published in between."""
+    return [entry for entry in ops.runtime.journal if not entry[0].startswith("instance_")]
 
 
 def kinds(ops, kind):
@@ -393,8 +402,29 @@ def test_delete_removes_record_and_container(ops, store):
     assert not store.is_closed()  # the worker goes on with its connection
 
 
-def test_switch_starts_the_new_container_healthy_before_removing_the_old(ops, monkeypatch):
-    monkeypatch.setattr("scheduler.operations.SWITCH_DRAIN", 0)
+def test_stop_and_delete_take_the_instance_out_of_routes_before_its_container_goes(ops):
+    """The gateways drop an instance on its ``Stopped`` event: it comes before the container
+    is stopped (or removed), so no call is routed to a container that is going."""
+    ops.add(spec(), 2)
+    first, second = ops.runtime.containers
+    ops.stop(UFOP, 1)
+    journal = ops.runtime.journal
+    assert journal.index(("instance_state_changed", STOPPED)) < journal.index(("stop", first))
+    ops.delete(UFOP, 2)
+    assert journal.index(("instance_state_changed", STOPPED), journal.index(("stop", first))
+                         + 1) < journal.index(("remove", second))
+
+
+def test_a_reboot_takes_the_instance_out_of_routes_before_restarting_it(ops):
+    ops.add(spec(), 1)
+    (cid,) = ops.runtime.containers
+    ops.reboot(UFOP, 1)
+    journal = ops.runtime.journal
+    assert journal.index(("instance_state_changed", STARTING)) < journal.index(("restart", cid))
+    assert ops.listing(UFOP)[0]["state"] == RUNNING
+
+
+def test_switch_starts_the_new_container_healthy_before_removing_the_old(ops):
     ops.add(spec(), 1)
     (old,) = ops.runtime.containers
     assert ops.switch(spec(version="v2", image="img:v2"), 1) == {
@@ -462,7 +492,7 @@ def test_reconcile_restarts_an_exited_container_and_fails_it_out_of_attempts(ops
         ops.runtime._set_running(cid, False)
         Instance.update(next_try_at=None).execute()
         ops.reconcile()
-        assert ("restart", cid) in ops.runtime.journal[-1:]
+        assert docker_calls(ops)[-1] == ("restart", cid)
         assert Instance.get().restarts == attempt + 1
     ops.runtime._set_running(cid, False)
     ops.reconcile()
@@ -499,7 +529,7 @@ def test_the_reconciler_leaves_an_instance_an_operation_holds(ops):
     ops.runtime._set_running(cid, False)
     with ops.locks.instance((UFOP, 1)):
         assert ops.reconcile() == []
-    assert ops.runtime.journal[-1][0] == "run"
+    assert docker_calls(ops)[-1][0] == "run"
 
 
 def test_a_planned_create_is_dropped_when_the_instance_got_a_container_meanwhile(ops):

@@ -21,7 +21,9 @@ from .models import FAILED, RUNNING, STARTING, STOPPED, Instance, database
 
 log = logging.getLogger(__name__)
 
-SWITCH_DRAIN = 1.0  # seconds the old container keeps serving calls routed before the switch
+#: seconds a container taken out of service keeps serving the calls routed to it before the
+#: gateways saw it go (switch, stop, delete): routes follow events within milliseconds
+ROUTE_DRAIN = 1.0
 RETIRE_STOP_TIMEOUT = 2  # seconds a retired container gets to stop before it is killed
 
 
@@ -176,22 +178,34 @@ class Operations:
         if container is None:
             record.container_id, record.host_port = self.runtime.run(record)
         elif restart or not container.running:
+            # out of the routes before the container goes down
+            self.set_state(record, STARTING, started_at=utcnow(), unhealthy=0)
             record.host_port = (self.runtime.restart(container.id) if container.running
                                 else self.runtime.start(container.id))
         self.set_state(record, STARTING, started_at=utcnow(), unhealthy=0)
         self.await_health([record], self.settings.start_wait)
 
+    def withdraw(self, record, **fields):
+        """Take an instance out of the routes (``Stopped``, published) before its container
+        goes, and let the calls already routed to it finish (``ROUTE_DRAIN``)."""
+        serving = record.state == RUNNING
+        self.set_state(record, STOPPED, **fields)
+        if serving and record.container_id:
+            eventlet.sleep(ROUTE_DRAIN)
+
     def stop(self, ufop_id, index):
         with self.locks.instance((ufop_id, index)):
             record = self.find(ufop_id, index)
+            self.withdraw(record, desired="stopped")
             if record.container_id:
                 self.runtime.stop(record.container_id)
-            self.set_state(record, STOPPED, desired="stopped")
             return record.view()
 
     def delete(self, ufop_id, index):
         with self.locks.instance((ufop_id, index)):
             record = self.find(ufop_id, index)
+            if record.state == RUNNING:
+                self.withdraw(record)
             if record.container_id:
                 self.retire(record.container_id)
             record.delete_instance()
@@ -231,7 +245,7 @@ class Operations:
                 self.set_state(record, RUNNING, started_at=utcnow())
             self.publish("instance_switched", self.payload(record, previous=previous))
             if old_container and record.desired != "stopped":
-                eventlet.sleep(SWITCH_DRAIN)
+                eventlet.sleep(ROUTE_DRAIN)
                 self.retire(old_container)
             return record.view()
 
