@@ -11,8 +11,9 @@ SPEC = {
     "QuotaExceeded": 409, "PayloadTooLarge": 413, "ResultError": 500, "NoInstance": 503,
     "ServiceUnavailable": 503, "UpstreamTimeout": 504,
 }
-#: ours, for HTTP routing only (unknown path / method)
-ROUTING = {"NotFound": 404, "MethodNotAllowed": 405}
+#: ours: HTTP routing (unknown path / method) and the data plane's "the instance went away
+#: during a call with a body" (issue 6: 502)
+ROUTING = {"NotFound": 404, "MethodNotAllowed": 405, "BadGateway": 502}
 
 
 def test_table_is_spec_s():

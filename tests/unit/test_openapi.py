@@ -50,7 +50,9 @@ def test_document_is_openapi_3():
                            for p in op["parameters"]), (path, name)
         for op in ops.values():
             operation_ids.append(op["operationId"])
-            assert "200" in op["responses"] and "default" in op["responses"]
+            assert "default" in op["responses"]
+            # the data plane answers what the instance wrote, any status
+            assert "200" in op["responses"] or path.startswith("/ufop/"), path
     assert len(operation_ids) == len(set(operation_ids))
 
 

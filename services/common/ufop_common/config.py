@@ -32,7 +32,9 @@ class Settings:
     health_timeout: float = 30.0
     start_wait: float = 15.0
     reconcile_interval: float = 2.0
-    upstream_timeout: float = 60.0
+    invoke_timeout: float = 30.0
+    max_invoke_bytes: int = 1 << 30
+    route_ttl: float = 30.0
     log_retention_lines: int = 10000
     max_builds: int = 2
 
@@ -64,6 +66,8 @@ def load():
         health_timeout=float(_env("UFOP_HEALTH_TIMEOUT", "30")),
         start_wait=float(_env("UFOP_START_WAIT", "15")),
         reconcile_interval=float(_env("UFOP_RECONCILE_INTERVAL", "2")),
-        upstream_timeout=float(_env("UFOP_UPSTREAM_TIMEOUT", "60")),
+        invoke_timeout=float(_env("UFOP_INVOKE_TIMEOUT", "30")),
+        max_invoke_bytes=int(_env("UFOP_MAX_INVOKE_BYTES", str(1 << 30))),
+        route_ttl=float(_env("UFOP_ROUTE_TTL", "30")),
         log_retention_lines=int(_env("UFOP_LOG_RETENTION_LINES", "10000")),
     )

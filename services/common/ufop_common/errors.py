@@ -90,6 +90,12 @@ class PayloadTooLarge(UfopError):
 
 
 @_crosses_rpc
+class BadGateway(UfopError):
+    """Data plane: the instance went away in the middle of a call that cannot be retried."""
+    status = 502
+
+
+@_crosses_rpc
 class NoInstance(UfopError):
     status = 503
 

@@ -8,6 +8,7 @@ caller was already told 503.
 """
 import logging
 import socket
+import time
 
 import eventlet
 from amqp.exceptions import AMQPError
@@ -19,11 +20,19 @@ from nameko.exceptions import UnknownService
 from nameko.rpc import (MethodProxy, Responder, RpcConsumer, RpcProxy, ServiceProxy,
                         get_rpc_exchange)
 from nameko.rpc import Rpc as _Rpc
+from prometheus_client import Histogram
 
 from . import config
 from .errors import ServiceUnavailable, UfopError
 
 log = logging.getLogger(__name__)
+
+#: every call made through ``DeadlineRpc`` in this process, by target and outcome
+#: (``ok``, ``error``: the service answered an error, ``unavailable``: no answer in time)
+RPC_LATENCY = Histogram("ufop_rpc_seconds", "RPC calls to the platform's services",
+                        ["service", "method", "outcome"],
+                        buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                 0.5, 1, 2.5, 5, 10, 30))
 
 
 class ReplyPublisher(Publisher):
@@ -99,6 +108,17 @@ class DeadlineMethodProxy(MethodProxy):
         return self.call_with_deadline(self.timeout, *args, **kwargs)
 
     def call_with_deadline(self, timeout, *args, **kwargs):
+        started, outcome = time.perf_counter(), "ok"
+        try:
+            return self._call_with_deadline(timeout, *args, **kwargs)
+        except Exception as exc:
+            outcome = "unavailable" if isinstance(exc, ServiceUnavailable) else "error"
+            raise
+        finally:
+            RPC_LATENCY.labels(self.service_name, self.method_name, outcome).observe(
+                time.perf_counter() - started)
+
+    def _call_with_deadline(self, timeout, *args, **kwargs):
         target = f"{self.service_name}.{self.method_name}"
         correlation = None
         try:

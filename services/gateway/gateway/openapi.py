@@ -90,10 +90,11 @@ ROUTES = [
       {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
       {"name": "follow", "in": "query", "schema": {"type": "boolean"}}], None,
      {"type": "object", "properties": {"log": {"type": "string"}}}),
-    *[(method, path, "Call the ufop on a file (the data plane): the body, or ?url=", False,
-       [NAME] + ([{"name": "params", "in": "path", "required": True,
-                   "schema": {"type": "string"}}] if "params" in path else [])
-       + [{"name": "url", "in": "query", "schema": {"type": "string"}}], None, None)
+    *[(method, path, "Call the ufop on a file (the data plane): the body, or ?url=",
+       "optional", [NAME] + ([{"name": "params", "in": "path", "required": True,
+                               "schema": {"type": "string"}}] if "params" in path else [])
+       + [{"name": "url", "in": "query", "schema": {"type": "string"}}],
+       "file" if method == "POST" else None, "instance")
       for path in ("/ufop/{name}", "/ufop/{name}/{params}") for method in ("GET", "POST")],
     ("GET", "/api/ufops/{name}/events", "A ufop's audit trail, newest first", True,
      [NAME, LIMIT], None, {"type": "array", "items": EVENT}),
@@ -117,9 +118,23 @@ def _operation(method, path, summary, signed, params, body, data):
                         "default": {"description": "an error of SPEC §2",
                                     "content": {"application/json": {
                                         "schema": {"$ref": "#/components/schemas/Error"}}}}}}
-    if signed:
+    if data == "instance":
+        op["responses"] = {"default": {
+            "description": "the instance's answer: its status, headers and body as it wrote "
+                           "them; or, from the gateway, an error of SPEC §2: 401/403/404 (access, "
+                           "§3), 413 body over UFOP_MAX_INVOKE_BYTES, 502 BadGateway (the instance "
+                           "went away during a call with a body), 503 NoInstance, 504 "
+                           "UpstreamTimeout (UFOP_INVOKE_TIMEOUT)",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}},
+                        "*/*": {}}}}
+    if signed == "optional":  # PUBLIC ufops are called unsigned
+        op["security"] = [{}, {"qiniu": []}]
+    elif signed:
         op["security"] = [{"qiniu": []}]
-    if body == "archive":
+    if body == "file":
+        op["requestBody"] = {"required": False, "content": {
+            "*/*": {"schema": {"type": "string", "format": "binary"}}}}
+    elif body == "archive":
         binary = {"schema": {"type": "string", "format": "binary"}}
         op["requestBody"] = {"required": True, "content": {
             "application/octet-stream": binary, "application/x-tar": binary,

@@ -1,31 +1,30 @@
 """The data plane (SPEC §7): ``/ufop/<name>[/<params>]`` to a Running instance.
 
 Routing state -- who may call a ufop, its current version, where its Running instances
-answer -- is cached per gateway process and dropped by events (every gateway process gets
-them: broadcast handlers), not fetched per request. Calls go round robin over Running
-instances of the current version; while none of the current version runs yet (a switch is
-rolling out) the Running instances of earlier versions serve, so a rollout has no gap.
+answer -- lives in each gateway process (``Router``). It is fetched once when a name is first
+called, refreshed at once by the events that change it (broadcast: every gateway process gets
+them) and by the gateway itself after an instance operation it carried out, and refreshed in
+the background when older than ``UFOP_ROUTE_TTL`` (to heal events missed while the broker was
+away). A call never waits for an RPC while its route is cached.
+
+Calls go round robin over Running instances of the current version; while none of the current
+version runs yet (a switch rolling out) the Running instances of earlier versions serve, so a
+rollout has no gap. ``upstream.py`` makes the calls.
 """
 import itertools
 import logging
+import time
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
 
-import requests
-from requests.adapters import HTTPAdapter
-from nameko.extensions import DependencyProvider
-from werkzeug.wrappers import Response
+from eventlet.event import Event
 
-from ufop_common import config
-from ufop_common.errors import Forbidden, NoInstance, UfopNotfound, Unauthorized, UpstreamTimeout
+from ufop_common.errors import Forbidden, NoInstance, PayloadTooLarge, UfopNotfound, Unauthorized
 
 log = logging.getLogger(__name__)
 
 PUBLIC, PROTECTED, PRIVATE = 0, 1, 2
-CONNECT_TIMEOUT = 2.0
 CHUNK = 64 * 1024
-HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
-              "trailers", "transfer-encoding", "upgrade", "content-encoding"}
+SUSPECT_SECONDS = 3.0  # an instance that refused a connection is tried last for this long
 
 
 @dataclass
@@ -39,122 +38,163 @@ class Route:
     turn: itertools.count = field(default_factory=itertools.count)
 
     def allows(self, caller):
+        """SPEC §3: anyone calls a PUBLIC ufop; the owner, an admin and listed accounts call
+        the others; a PRIVATE ufop is not there (404) for anyone else."""
         if self.acl_mode == PUBLIC:
             return True
+        if caller is not None and (caller.admin or caller.uid == self.owner
+                                   or caller.uid in self.access_list):
+            return True
+        if self.acl_mode == PRIVATE and caller is not None:
+            raise UfopNotfound("ufop not found")
         if caller is None:
             raise Unauthorized("Authorization: this ufop is not public; sign the request")
-        if caller.admin or caller.uid == self.owner or caller.uid in self.access_list:
-            return True
-        if self.acl_mode == PRIVATE:
-            raise UfopNotfound("ufop not found")
         raise Forbidden("you are not on this ufop's access list; apply for it first")
 
-    def ports(self):
-        """Running instances to try, round robin, the current version's first."""
+    def ports(self, suspects=()):
+        """Running instances to try, round robin, the current version's first; instances that
+        just refused a connection go last."""
         current = [e["port"] for e in self.endpoints if e["version"] == self.version]
         ports = current or [e["port"] for e in self.endpoints]
         if not ports:
             raise NoInstance("no Running instance of this ufop")
         start = next(self.turn) % len(ports)
-        return ports[start:] + ports[:start]
+        ports = ports[start:] + ports[:start]
+        return [p for p in ports if p not in suspects] + [p for p in ports if p in suspects]
 
 
-class Body:
-    """A request body to stream on, with its length so it is not re-chunked."""
-
-    def __init__(self, stream, length):
-        self.stream, self.length = stream, length
-
-    def read(self, size=-1):
-        return self.stream.read(size if size and size > 0 else CHUNK)
-
-    def __len__(self):
-        return self.length
+#: a cached "no such ufop", dropped by ``ufop_registered``
+MISSING = object()
 
 
-def body_of(request):
-    """The body to forward: ``None`` when there is none, else something to stream."""
-    length = request.content_length
-    if length:
-        return Body(request.stream, length)
-    if "chunked" in (request.headers.get("Transfer-Encoding") or "").lower():
-        return iter(lambda: request.stream.read(CHUNK), b"")
-    return None
+@dataclass
+class Entry:
+    route: object  # a Route or MISSING
+    fetched: float
+    used: float
 
 
 class Router:
-    """The per-process routing cache; ``drop(name)`` on any event that may change a route."""
+    """The per-process routing cache.
 
-    def __init__(self):
-        self.routes = {}
+    ``get`` answers from the cache; a name not cached is fetched once, however many calls
+    want it at the same moment. ``refresh`` (an event, an operation done here) drops what is
+    cached and, when the name is in use, fetches it again at once; a fetch that began before
+    the latest ``refresh`` is never stored nor handed to a caller, so a route read after an
+    operation returned never predates it.
+    """
+
+    def __init__(self, ttl, clock=time.monotonic):
+        self.ttl, self.clock = ttl, clock
+        self.entries = {}
         self.generation = {}
+        self.inflight = {}  # name -> (generation, Event)
+        self.suspects = {}  # port -> until
 
     def get(self, name, fetch):
-        route = self.routes.get(name)
-        if route is None:
-            generation = self.generation.get(name, 0)
-            route = fetch()
-            if self.generation.get(name, 0) == generation:  # no event raced the fetch
-                self.routes[name] = route
-        return route
+        entry = self.entries.get(name)
+        if entry is None:
+            entry = self._fetch(name, fetch)
+        entry.used = self.clock()
+        if entry.route is MISSING:
+            raise UfopNotfound(f"ufop {name!r} not found")
+        return entry.route
 
-    def drop(self, name):
-        self.generation[name] = self.generation.get(name, 0) + 1
-        self.routes.pop(name, None)
-
-
-class Upstream(DependencyProvider):
-    """HTTP to instances (pooled connections) and the routing cache."""
-
-    def setup(self):
-        self.settings = config.load()
-        self.router = Router()
-        self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=64, pool_maxsize=64)
-        self.session.mount("http://", adapter)
-
-    def stop(self):
-        self.session.close()
-
-    def get_dependency(self, worker_ctx):
-        return self
-
-    def forward(self, route, name, params, request, body_iter):
-        """POST /handler?cmd=<name>[/<params>][&<query>] to an instance; stream the answer.
-
-        A request without a body is tried once more on the next instance when the first
-        cannot be reached (SPEC §7)."""
-        target = "/handler?" + urlencode({"cmd": name + (f"/{params}" if params else "")})
-        query = request.environ.get("QUERY_STRING", "")
-        if query:
-            target += "&" + query
-        has_body = body_iter is not None
-        headers = {k: v for k, v in request.headers.items()
-                   if k.lower() in ("content-type", "content-length")}
-        ports = route.ports()
-        attempts = ports[:1] if has_body else ports[:2]
-        for attempt, port in enumerate(attempts):
+    def refresh(self, name, fetch):
+        generation = self.generation[name] = self.generation.get(name, 0) + 1
+        was = self.entries.pop(name, None)
+        if was is not None and was.route is not MISSING:
             try:
-                answer = self.session.post(
-                    f"http://127.0.0.1:{port}{target}", data=body_iter if has_body else None,
-                    headers=headers, stream=True,
-                    timeout=(CONNECT_TIMEOUT, self.settings.upstream_timeout))
-                break
-            except requests.Timeout:
-                raise UpstreamTimeout(f"the instance did not answer within "
-                                      f"{self.settings.upstream_timeout:g} s") from None
-            except requests.ConnectionError as exc:
-                log.warning("instance at %s unreachable: %s", port, exc)
-                self.router.drop(name)
-                if attempt == len(attempts) - 1:
-                    raise NoInstance("the instance went away during the call") from None
-        passed = [(k, v) for k, v in answer.raw.headers.items() if k.lower() not in HOP_BY_HOP]
+                self._fetch(name, fetch)
+            except Exception as exc:  # the next call fetches it
+                log.warning("refreshing the route of %s: %s", name, exc)
+        return generation
 
-        def relay():
+    def revalidate(self, name, fetch):
+        """A route past its TTL, fetched again; while that fails (the registry or scheduler
+        down) the route it had keeps serving."""
+        entry = self.entries.get(name)
+        if entry is None:
+            return
+        try:
+            self._fetch(name, fetch)
+        except Exception as exc:
+            log.warning("revalidating the route of %s: %s (the cached one serves on)", name, exc)
+            entry.fetched = self.clock()
+
+    def _fetch(self, name, fetch):
+        generation = self.generation.get(name, 0)
+        pending = self.inflight.get(name)
+        if pending is not None and pending[0] == generation:
+            return pending[1].wait()
+        done = Event()
+        self.inflight[name] = (generation, done)
+        try:
             try:
-                yield from answer.raw.stream(CHUNK, decode_content=False)
-            finally:
-                answer.close()
+                route = fetch()
+            except UfopNotfound:
+                route = MISSING
+            now = self.clock()
+            entry = Entry(route, now, now)
+        except Exception as exc:
+            done.send_exception(exc)
+            raise
+        finally:
+            if self.inflight.get(name, (None,))[0] == generation:
+                del self.inflight[name]
+        if self.generation.get(name, 0) == generation:
+            self.entries[name] = entry
+            if route is not MISSING:  # the scheduler's word is newer than a failed call's
+                for endpoint in route.endpoints:
+                    self.suspects.pop(endpoint["port"], None)
+        done.send(entry)
+        return entry
 
-        return Response(relay(), status=answer.status_code, headers=passed,
-                        direct_passthrough=True)
+    def stale(self):
+        """Names whose route is older than the TTL and was used lately (to refresh), after
+        forgetting those nobody called for a while."""
+        now = self.clock()
+        for name in [n for n, e in self.entries.items() if now - e.used > 2 * self.ttl]:
+            del self.entries[name]
+        self.suspects = {p: t for p, t in self.suspects.items() if t > now}
+        return [n for n, e in self.entries.items() if now - e.fetched > self.ttl]
+
+    def suspect(self, port):
+        self.suspects[port] = self.clock() + SUSPECT_SECONDS
+
+    def suspected(self):
+        now = self.clock()
+        return {p for p, t in self.suspects.items() if t > now}
+
+
+class Body:
+    """The request body, streamed on and counted against the limit; ``length`` is its
+    Content-Length (``None``: chunked). ``started`` says whether any of it was read: then it
+    cannot be sent again."""
+
+    def __init__(self, stream, length, limit):
+        self.stream, self.length, self.limit = stream, length, limit
+        self.sent = 0
+
+    @property
+    def started(self):
+        return self.sent > 0
+
+    def read(self, size=CHUNK):
+        chunk = self.stream.read(size)
+        self.sent += len(chunk)
+        if self.sent > self.limit:
+            raise PayloadTooLarge(f"body: larger than {self.limit} bytes")
+        return chunk
+
+
+def body_of(request, limit):
+    """The body to forward: ``None`` when there is none, else a ``Body`` to stream on."""
+    length = request.content_length
+    if length:
+        if length > limit:
+            raise PayloadTooLarge(f"body: larger than {limit} bytes")
+        return Body(request.stream, length, limit)
+    if "chunked" in (request.headers.get("Transfer-Encoding") or "").lower():
+        return Body(request.stream, None, limit)
+    return None

@@ -1,9 +1,11 @@
 """The gateway: REST over HTTP in front of the registry, scheduler and logs (SPEC §2-4)."""
+import functools
 import re
-from functools import cached_property
+import time
 
 import eventlet
 from nameko.events import BROADCAST, event_handler
+from nameko.timer import timer
 from werkzeug.wrappers import Response
 
 from ufop_common import config
@@ -17,7 +19,8 @@ from . import metrics, openapi
 from .auth import Identity
 from .entrypoints import Reply, api, json_response
 from .follow import follow_log
-from .proxy import Route, Upstream, body_of
+from .proxy import Route, body_of
+from .upstream import Upstream
 from .requests import bool_arg, int_arg, json_object, read_body, time_arg
 
 SERVICES = ("registry", "scheduler", "logs")
@@ -25,6 +28,17 @@ ARCHIVE_TYPES = ("application/octet-stream", "application/x-tar", "application/g
                  "application/x-gzip")
 HEALTH_DEADLINE = 2.0
 ARCHIVE_CHECK_DEADLINE = 120.0
+
+
+def changes_route(handler):
+    """A route handler after which this process's data-plane route of ``name`` is fetched
+    again before the answer goes, so the caller's next call already sees the change."""
+    @functools.wraps(handler)
+    def wrapper(self, request, name, *args, **kwargs):
+        result = handler(self, request, name, *args, **kwargs)
+        self.refresh_route(name)
+        return result
+    return wrapper
 
 
 class GatewayService:
@@ -36,10 +50,12 @@ class GatewayService:
     logs = DeadlineRpc("logs")
     upstream = Upstream()
 
-    def __init__(self):
-        self.settings = config.load()
+    @property
+    def settings(self):
+        """The configuration, loaded once when the container started (not per worker)."""
+        return self.upstream.settings
 
-    @cached_property
+    @functools.cached_property
     def blobs(self):
         """Made only by the worker of an upload, not by each worker (``make bench``)."""
         return BlobStore(self.settings.data_dir)
@@ -102,7 +118,9 @@ class GatewayService:
     @api("POST", "/api/ufops")
     def create_ufop(self, request):
         caller, fields = self.signed_json(request)
-        return self.registry.create_ufop(caller.uid, fields)
+        detail = self.registry.create_ufop(caller.uid, fields)
+        self.refresh_route(fields["name"])  # registered: a cached "not found" goes
+        return detail
 
     @api("GET", "/api/ufops")
     def list_ufops(self, request):
@@ -119,21 +137,25 @@ class GatewayService:
         return self.registry.get_ufop(caller.uid, name, admin=caller.admin)
 
     @api("PUT", "/api/ufops/<name>")
+    @changes_route
     def update_ufop(self, request, name):
         caller, fields = self.signed_json(request)
         return self.registry.update_ufop(caller.uid, name, fields, admin=caller.admin)
 
     @api("DELETE", "/api/ufops/<name>")
+    @changes_route
     def delete_ufop(self, request, name):
         caller = self.caller(request)
         self.registry.delete_ufop(caller.uid, name, admin=caller.admin)
 
     @api("POST", "/api/ufops/<name>/apply")
+    @changes_route
     def apply(self, request, name):
         caller, _ = self.signed_json(request, required=False)
         self.registry.apply(caller.uid, name, admin=caller.admin)
 
     @api("POST", "/api/ufops/<name>/unapply")
+    @changes_route
     def unapply(self, request, name):
         caller, _ = self.signed_json(request, required=False)
         self.registry.unapply(caller.uid, name, admin=caller.admin)
@@ -206,6 +228,7 @@ class GatewayService:
         return self.scheduler.list_instances(caller.uid, name, admin=caller.admin)
 
     @api("POST", "/api/ufops/<name>/instances")
+    @changes_route
     def add_instances(self, request, name):
         caller, fields = self.signed_json(request)
         size = fields.get("size")
@@ -222,22 +245,27 @@ class GatewayService:
                                        admin=caller.admin)
 
     @api("POST", "/api/ufops/<name>/instances/<int:index>/start")
+    @changes_route
     def start_instance(self, request, name, index):
         return self.instance_action(request, name, index, "start_instance")
 
     @api("POST", "/api/ufops/<name>/instances/<int:index>/stop")
+    @changes_route
     def stop_instance(self, request, name, index):
         return self.instance_action(request, name, index, "stop_instance")
 
     @api("POST", "/api/ufops/<name>/instances/<int:index>/reboot")
+    @changes_route
     def reboot_instance(self, request, name, index):
         return self.instance_action(request, name, index, "reboot_instance")
 
     @api("POST", "/api/ufops/<name>/instances/<int:index>/switch")
+    @changes_route
     def switch_instance(self, request, name, index):
         return self.instance_action(request, name, index, "switch_instance")
 
     @api("DELETE", "/api/ufops/<name>/instances/<int:index>")
+    @changes_route
     def delete_instance(self, request, name, index):
         caller = self.caller(request)
         self.scheduler.delete_instance.call_with_deadline(
@@ -273,18 +301,28 @@ class GatewayService:
         return self.call(request, name, params)
 
     def call(self, request, name, params):
-        if not re.match(NAME_RE, name):
-            raise UfopNotfound(f"ufop {name!r} not found")
-        route = self.upstream.router.get(name, lambda: self.fetch_route(name))
-        caller, body = None, body_of(request)
-        if request.headers.get("Authorization"):
-            pending = self.accounts.begin(request)
-            if pending.body_signed and body is not None:
-                body = read_body(request, self.settings.max_body_bytes)
-                pending.feed(body)
-            caller = pending.check()
-        route.allows(caller)
-        return self.upstream.forward(route, name, params, request, body)
+        started, label, status = time.perf_counter(), "", 500
+        try:
+            if not re.match(NAME_RE, name):
+                raise UfopNotfound(f"ufop {name!r} not found")
+            route = self.upstream.router.get(name, lambda: self.fetch_route(name))
+            label = name
+            caller, body = None, body_of(request, self.settings.max_invoke_bytes)
+            if request.headers.get("Authorization"):
+                pending = self.accounts.begin(request)
+                if pending.body_signed and body is not None:
+                    body = read_body(request, self.settings.max_body_bytes)
+                    pending.feed(body)
+                caller = pending.check()
+            route.allows(caller)
+            response = self.upstream.forward(route, name, params, request, body)
+            status = response.status_code
+            return response
+        except UfopError as exc:
+            status = exc.status
+            raise
+        finally:
+            metrics.observe_invocation(label, status, time.perf_counter() - started)
 
     def fetch_route(self, name):
         ufop = self.registry.route(name)
@@ -292,25 +330,34 @@ class GatewayService:
         return Route(ufop["id"], ufop["owner"], ufop["aclMode"], frozenset(ufop["accessList"]),
                      ufop["version"], endpoints)
 
-    def drop_route(self, payload):
-        self.upstream.router.drop(payload["name"])
+    def refresh_route(self, name):
+        """After an event or an operation done here: the route of ``name`` is fetched again
+        (when this process uses it), so the next call already sees the change."""
+        self.upstream.router.refresh(name, lambda: self.fetch_route(name))
+
+    @timer(interval=config.load().route_ttl / 2)
+    def refresh_stale_routes(self):
+        """Routes older than ``UFOP_ROUTE_TTL`` are fetched again (heals missed events)."""
+        router = self.upstream.router
+        for name in router.stale():
+            router.revalidate(name, lambda: self.fetch_route(name))
 
 
-#: events after which every gateway process drops its cached route (broadcast, SPEC §8)
-ROUTE_EVENTS = (("registry", "ufop_updated"), ("registry", "ufop_deleted"),
-                ("registry", "current_version_changed"),
+#: events after which every gateway process refreshes its cached route (broadcast, SPEC §8)
+ROUTE_EVENTS = (("registry", "ufop_registered"), ("registry", "ufop_updated"),
+                ("registry", "ufop_deleted"), ("registry", "current_version_changed"),
                 ("scheduler", "instance_state_changed"), ("scheduler", "instance_deleted"),
                 ("scheduler", "instance_switched"))
 
 
-def _route_dropper(source, event_type):
+def _route_refresher(source, event_type):
     @event_handler(source, event_type, handler_type=BROADCAST, reliable_delivery=False)
     def handle(self, payload):
-        self.drop_route(payload)
+        self.refresh_route(payload["name"])
 
     handle.__name__ = f"on_{event_type}"
     return handle
 
 
 for _source, _event_type in ROUTE_EVENTS:
-    setattr(GatewayService, f"on_{_event_type}", _route_dropper(_source, _event_type))
+    setattr(GatewayService, f"on_{_event_type}", _route_refresher(_source, _event_type))
