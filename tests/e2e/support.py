@@ -4,6 +4,7 @@ import tarfile
 import time
 import uuid
 from datetime import datetime, timezone
+from pathlib import Path
 
 import requests
 from qiniu.auth import QiniuMacAuth
@@ -151,3 +152,103 @@ def walk(client, limit):
             return seen
         assert len(items) == limit and next_marker == items[-1]["name"]
         marker = next_marker
+
+
+# -- ufops with instances (the instances, data plane and ufopctl tests) ---------------------
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FILEINFO = REPO_ROOT / "examples" / "fileinfo"
+BUSYBOX = Path("/bin/busybox")
+BUILD_DEADLINE = 180  # seconds; every deadline here only catches a hang
+STATE_DEADLINE = 90
+ACTION_TIMEOUT = 120  # an instance operation waits for health, bounded by the platform
+
+
+def fileinfo_context():
+    """examples/fileinfo with the static busybox it copies in."""
+    assert BUSYBOX.is_file(), "Debian's busybox-static is needed (make test installs it)"
+    return tar_gz({"Dockerfile": ((FILEINFO / "Dockerfile").read_bytes(), 0o644),
+                   "handler.sh": ((FILEINFO / "handler.sh").read_bytes(), 0o755),
+                   "busybox": (BUSYBOX.read_bytes(), 0o755)})
+
+
+def probe_context():
+    """tests/e2e/probe: echoes, answers late or never, as its call's params say."""
+    probe = Path(__file__).parent / "probe"
+    return tar_gz({"Dockerfile": ((probe / "Dockerfile").read_bytes(), 0o644),
+                   "handler.sh": ((probe / "handler.sh").read_bytes(), 0o755),
+                   "busybox": (BUSYBOX.read_bytes(), 0o755)})
+
+
+def sleeper_context():
+    """A ufop that never answers: no server, just ``sleep 1000``."""
+    dockerfile = (b'FROM scratch\nCOPY busybox /bin/busybox\n'
+                  b'CMD ["/bin/busybox", "sleep", "1000"]\n')
+    return tar_gz({"Dockerfile": (dockerfile, 0o644), "busybox": (BUSYBOX.read_bytes(), 0o755)})
+
+
+# -- small helpers -------------------------------------------------------------------------
+def clone(client):
+    """Another client with the same keys (a ``requests.Session`` per thread)."""
+    return type(client)(client.base_url, client.access_key, client.secret_key, uid=client.uid)
+
+
+def platform_id(platform):
+    return (platform.stack.data_dir / "platform-id").read_text().strip()
+
+
+def listing(client, name):
+    return assert_ok(client.get(f"/api/ufops/{name}/instances"))
+
+
+def states(client, name):
+    return {i["index"]: i["state"] for i in listing(client, name)}
+
+
+def all_running(client, name, count):
+    current = states(client, name)
+    return len(current) == count and set(current.values()) == {"Running"} and current
+
+
+def add(client, name, size, **fields):
+    return client.post(f"/api/ufops/{name}/instances", json=dict(size=size, **fields),
+                       timeout=ACTION_TIMEOUT)
+
+
+def act(client, name, index, action):
+    return client.post(f"/api/ufops/{name}/instances/{index}/{action}", json={},
+                       timeout=ACTION_TIMEOUT)
+
+
+def call(client, name, rest="", **kwargs):
+    """The data plane: GET (or POST with ``data=``) /ufop/<name>[/<rest>]."""
+    method = "POST" if "data" in kwargs else "GET"
+    path = f"/ufop/{name}" + (f"/{rest}" if rest else "")
+    kwargs.setdefault("timeout", 30)
+    return client.request(method, path, **kwargs)
+
+
+class Docker:
+    """The containers one platform made, seen through the Docker engine."""
+
+    def __init__(self, client, platform):
+        self.client = client
+        self.platform_id = platform_id(platform)
+
+    def containers(self, name=None):
+        """``[{Id, Labels, State, ...}]`` as ``docker ps -a`` lists them (no inspect each,
+        which would race with removals)."""
+        labels = [f"ufop.platform={self.platform_id}"]
+        if name:
+            labels.append(f"ufop.name={name}")
+        return self.client.api.containers(all=True, filters={"label": labels})
+
+    def by_index(self, name):
+        found = {}
+        for container in self.containers(name):
+            found.setdefault(int(container["Labels"]["ufop.index"]), []).append(container)
+        return found
+
+    def one(self, name, index):
+        """The one container of instance ``index``, inspected."""
+        (container,) = self.by_index(name)[index]
+        return self.client.containers.get(container["Id"])
