@@ -16,6 +16,7 @@ bench: setup
 	$(PY) tests/bench/bench_upload.py
 	$(PY) tests/bench/bench_instances.py
 	$(PY) tests/bench/bench_logs.py
+	$(PY) tests/bench/bench_dataplane.py
 
 setup:
 	bash scripts/setup.sh

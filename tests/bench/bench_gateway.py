@@ -16,10 +16,7 @@ so one ``Authorization`` header, computed once, is valid for every request of a 
 """
 import argparse
 import os
-import re
-import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import time
@@ -28,7 +25,8 @@ from urllib.parse import urlparse
 
 import requests
 
-from harness import Vhost, free_port, fresh_run_dir, say, signed_as, start_platform
+from harness import (Vhost, ensure_wrk, free_port, fresh_run_dir, median_of, say, signed_as,
+                     start_platform, wrk)
 from ufop_common.launcher import NAMEKO_CONFIG
 
 HERE = Path(__file__).resolve().parent
@@ -37,19 +35,6 @@ UFOP_NAME = "benchufop"
 ECHO_VALUE = "hello"
 TARGET_RATIO = 0.80
 TARGET_P50_GAP_MS = 1.0
-
-
-def ensure_wrk():
-    if shutil.which("wrk"):
-        return
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        say("installing wrk (Debian package)")
-        quiet = {"stdout": subprocess.DEVNULL, "env": dict(os.environ,
-                                                           DEBIAN_FRONTEND="noninteractive")}
-        subprocess.run(["apt-get", "update", "-qq"], check=True, **quiet)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, **quiet)
-    if not shutil.which("wrk"):
-        sys.exit("bench: wrk is missing; install it as root: apt-get install wrk")
 
 
 def signed_headers(ak, sk, method, url, body=None):
@@ -128,58 +113,6 @@ class Floor:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-
-
-# -- wrk ---------------------------------------------------------------------------------
-UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
-
-
-def to_ms(text):
-    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()
-    return float(value) * UNIT_MS[unit]
-
-
-def parse_wrk(output):
-    """Requests/s, p50 and p99 (ms) and the count of failed requests from ``wrk --latency``."""
-    def find(pattern):
-        match = re.search(pattern, output, re.MULTILINE)
-        return match.group(1) if match else None
-
-    errors = int(find(r"Non-2xx or 3xx responses:\s+(\d+)") or 0)
-    socket_errors = find(r"Socket errors:(.*)$")
-    if socket_errors:
-        errors += sum(int(n) for n in re.findall(r"\d+", socket_errors))
-    return {"requests": int(find(r"(\d+) requests in")),
-            "rps": float(find(r"^Requests/sec:\s+([\d.]+)")),
-            "p50": to_ms(find(r"^\s+50%\s+(\S+)")),
-            "p99": to_ms(find(r"^\s+99%\s+(\S+)")),
-            "errors": errors}
-
-
-def cpu_seconds(pids):
-    """User and system CPU time used so far by processes ``pids`` (Linux /proc)."""
-    total = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def wrk(url, connections, seconds, headers=(), pids=()):
-    """One ``wrk`` run; with ``pids``, also the CPU those processes spent per request."""
-    before = cpu_seconds(pids)
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "--latency"]
-    for header in headers:
-        command += ["-H", header]
-    done = subprocess.run(command + [url], capture_output=True, text=True,
-                          timeout=seconds + 30, check=True)
-    result = parse_wrk(done.stdout)
-    result["cpu"] = (cpu_seconds(pids) - before) * 1000 / max(result["requests"], 1)
-    return result
-
-
-def median_of(runs):
-    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
 
 
 def print_table(results, seconds, rounds, load):
