@@ -187,7 +187,7 @@ EXPECTED = {  # mode -> caller -> (status, error)
     "PROTECTED": {"owner": 200, "listed": 200, "other": (403, "Forbidden"),
                   "unsigned": (401, "Unauthorized")},
     "PRIVATE": {"owner": 200, "listed": 200, "other": (404, "UfopNotfound"),
-                "unsigned": (401, "Unauthorized")},
+                "unsigned": (404, "UfopNotfound")},  # not there for them, as a name never used
 }
 
 

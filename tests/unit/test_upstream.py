@@ -73,7 +73,7 @@ def upstream(monkeypatch):
 
 
 def route(*ports):
-    return Route(1, "owner", 0, frozenset(), "v1",
+    return Route("resize", 1, "owner", 0, frozenset(), "v1",
                  [{"index": i + 1, "version": "v1", "port": p} for i, p in enumerate(ports)])
 
 
@@ -97,7 +97,10 @@ def call(upstream, route_, req=None, limit=1 << 20):
     elif req.headers.get("Transfer-Encoding"):
         body = Body(req.stream, None, limit)
     response = upstream.forward(route_, "resize", "", req, body)
-    return response.status_code, dict(response.headers), b"".join(response.response)
+    try:
+        return response.status_code, dict(response.headers), b"".join(response.response)
+    finally:
+        response.close()  # as the WSGI server does
 
 
 def free_port():
@@ -218,6 +221,8 @@ def test_an_answer_cut_short_is_cut_for_the_caller_too(upstream):
         assert response.status_code == 200
         with pytest.raises(Exception):
             b"".join(response.response)
+        response.close()
+        assert not upstream.connections.idle.get(instance.port)  # never pooled
     finally:
         instance.close()
 
@@ -230,3 +235,13 @@ def test_body_reading_is_counted_against_the_limit(upstream):
                  limit=100_000)
     finally:
         instance.close()
+
+
+def test_an_answer_never_read_closes_its_connection(upstream):
+    instance = Instance([b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\nthe start"])
+    try:
+        response = upstream.forward(route(instance.port), "resize", "", request(), None)
+        response.close()  # the caller went away before the body was sent on
+    finally:
+        instance.close()
+    assert upstream.connections.idle.get(instance.port) in (None, [])

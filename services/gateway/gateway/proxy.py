@@ -29,6 +29,7 @@ SUSPECT_SECONDS = 3.0  # an instance that refused a connection is tried last for
 
 @dataclass
 class Route:
+    name: str
     ufop_id: int
     owner: str
     acl_mode: int
@@ -39,14 +40,15 @@ class Route:
 
     def allows(self, caller):
         """SPEC §3: anyone calls a PUBLIC ufop; the owner, an admin and listed accounts call
-        the others; a PRIVATE ufop is not there (404) for anyone else."""
+        the others. A PRIVATE ufop is not there for anyone else, signed or not (404, as for a
+        name never registered); a PROTECTED one asks to sign (401) or refuses (403)."""
         if self.acl_mode == PUBLIC:
             return True
         if caller is not None and (caller.admin or caller.uid == self.owner
                                    or caller.uid in self.access_list):
             return True
-        if self.acl_mode == PRIVATE and caller is not None:
-            raise UfopNotfound("ufop not found")
+        if self.acl_mode == PRIVATE:
+            raise UfopNotfound(f"ufop {self.name!r} not found")
         if caller is None:
             raise Unauthorized("Authorization: this ufop is not public; sign the request")
         raise Forbidden("you are not on this ufop's access list; apply for it first")

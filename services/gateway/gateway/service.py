@@ -327,8 +327,8 @@ class GatewayService:
     def fetch_route(self, name):
         ufop = self.registry.route(name)
         endpoints = self.scheduler.endpoints(ufop["id"])
-        return Route(ufop["id"], ufop["owner"], ufop["aclMode"], frozenset(ufop["accessList"]),
-                     ufop["version"], endpoints)
+        return Route(name, ufop["id"], ufop["owner"], ufop["aclMode"],
+                     frozenset(ufop["accessList"]), ufop["version"], endpoints)
 
     def refresh_route(self, name):
         """After an event or an operation done here: the route of ``name`` is fetched again

@@ -274,11 +274,14 @@ class Upstream(DependencyProvider):
                 # the head is gone: the connection is cut, never ended as if complete
                 log.warning("answer of %s cut: %r", name, exc)
                 raise
-            finally:
-                if exchange.reusable:
-                    self.connections.give(port, sock)
-                else:
-                    exchange.abandon()
 
-        return Response(relay(), status=status, direct_passthrough=True,
-                        headers=[(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP])
+        def finish():  # the server closes the answer however it ended, even never begun
+            if exchange.reusable:
+                self.connections.give(port, sock)
+            else:
+                exchange.abandon()
+
+        response = Response(relay(), status=status, direct_passthrough=True,
+                            headers=[(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP])
+        response.call_on_close(finish)
+        return response
