@@ -143,6 +143,11 @@ def test_the_body_params_and_url_reach_the_example_ufop(platform, ufops, docker_
                              "bytes": len(body), "sha1": hashlib.sha1(body).hexdigest(),
                              "firstLine": "first line of the file"}
     assert answer.headers["Content-Type"] == "application/json"
+    # a chunked body (no Content-Length) reaches the instance with its length
+    answer = call(anonymous, name, data=(body[i:i + 50_000] for i in range(0, len(body), 50_000)),
+                  headers={"Content-Type": OCTET})
+    assert answer.json()["bytes"] == len(body)
+    assert answer.json()["sha1"] == hashlib.sha1(body).hexdigest()
 
     # ?url=: the instance fetches the file itself, from a server on the Docker bridge
     source = b"fetched by url\nsecond line\n" * 100

@@ -6,8 +6,8 @@ import eventlet
 import pytest
 
 from gateway.proxy import PRIVATE, PROTECTED, PUBLIC, Body, Route, Router
-from ufop_common.errors import (Forbidden, NoInstance, PayloadTooLarge, ServiceUnavailable,
-                                UfopNotfound, Unauthorized)
+from ufop_common.errors import (Forbidden, NoInstance, ServiceUnavailable, UfopNotfound,
+                                Unauthorized)
 
 
 class Clock:
@@ -145,13 +145,11 @@ def test_the_acl_matrix(acl):
         r.allows(other)
 
 
-def test_a_body_is_counted_against_the_limit_as_it_streams():
-    body = Body(io.BytesIO(b"x" * 100), None, limit=64)
+def test_a_body_is_read_up_to_its_length_and_knows_it_began():
+    body = Body(io.BytesIO(b"x" * 100), 60)
     assert not body.started
     assert body.read(50) == b"x" * 50 and body.started
-    with pytest.raises(PayloadTooLarge, match="64 bytes"):
-        body.read(50)
-    assert Body(io.BytesIO(b"abc"), 3, limit=10).read() == b"abc"
+    assert body.read(50) == b"x" * 10 and body.read(50) == b""
 
 
 def test_a_fresh_route_clears_what_failed_calls_suspected():

@@ -1,5 +1,6 @@
 """The data plane's HTTP to instances against scripted instances on 127.0.0.1 (no Docker):
 answer framings, keep-alive reuse, failures before and during a call."""
+import os
 import socket
 
 import eventlet
@@ -7,7 +8,7 @@ import pytest
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from gateway.proxy import Body, Route
+from gateway.proxy import Route, body_of
 from gateway.upstream import Upstream
 from ufop_common.errors import BadGateway, NoInstance, PayloadTooLarge, UpstreamTimeout
 
@@ -91,12 +92,7 @@ def request(data=None, chunked=False, query=""):
 
 def call(upstream, route_, req=None, limit=1 << 20):
     req = req or request()
-    body = None
-    if req.content_length:
-        body = Body(req.stream, req.content_length, limit)
-    elif req.headers.get("Transfer-Encoding"):
-        body = Body(req.stream, None, limit)
-    response = upstream.forward(route_, "resize", "", req, body)
+    response = upstream.forward(route_, "resize", "", req, body_of(req, limit))
     try:
         return response.status_code, dict(response.headers), b"".join(response.response)
     finally:
@@ -167,15 +163,18 @@ def test_a_kept_alive_connection_the_instance_closed_is_replaced(upstream):
     assert instance.connections == 2
 
 
-def test_a_chunked_call_body_is_sent_chunked(upstream):
+@pytest.mark.parametrize("size", [10, 200_000, 3 << 20])  # in one send, pumped, spooled to disk
+def test_a_chunked_call_body_reaches_the_instance_with_its_length(upstream, size):
     instance = Instance([OK])
+    data = os.urandom(size)
     try:
-        req = request(b"x" * 200_000, chunked=True)
-        assert call(upstream, route(instance.port), req)[0] == 200
+        req = request(data, chunked=True)
+        assert call(upstream, route(instance.port), req, limit=size)[0] == 200
     finally:
         instance.close()
     head, sent = instance.requests[0]
-    assert b"Transfer-Encoding: chunked" in head and sent == b"x" * 200_000
+    assert b"chunked" not in head.lower() and f"Content-Length: {size}\r\n".encode() in head
+    assert sent == data
 
 
 def test_an_unreachable_instance_is_skipped_and_none_reachable_is_no_instance(upstream):
@@ -227,14 +226,17 @@ def test_an_answer_cut_short_is_cut_for_the_caller_too(upstream):
         instance.close()
 
 
-def test_body_reading_is_counted_against_the_limit(upstream):
+def test_bodies_past_the_limit_are_refused_before_any_call(upstream):
     instance = Instance([OK])
     try:
+        with pytest.raises(PayloadTooLarge):
+            call(upstream, route(instance.port), request(b"y" * 300_000), limit=100_000)
         with pytest.raises(PayloadTooLarge):
             call(upstream, route(instance.port), request(b"y" * 300_000, chunked=True),
                  limit=100_000)
     finally:
         instance.close()
+    assert instance.requests == []
 
 
 def test_an_answer_never_read_closes_its_connection(upstream):

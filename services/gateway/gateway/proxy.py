@@ -13,6 +13,7 @@ rollout has no gap. ``upstream.py`` makes the calls.
 """
 import itertools
 import logging
+import tempfile
 import time
 from dataclasses import dataclass, field
 
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 
 PUBLIC, PROTECTED, PRIVATE = 0, 1, 2
 CHUNK = 64 * 1024
+SPOOL_IN_MEMORY = 1 << 20  # a chunked body larger than this is spooled to a temporary file
 SUSPECT_SECONDS = 3.0  # an instance that refused a connection is tried last for this long
 
 
@@ -170,12 +172,11 @@ class Router:
 
 
 class Body:
-    """The request body, streamed on and counted against the limit; ``length`` is its
-    Content-Length (``None``: chunked). ``started`` says whether any of it was read: then it
-    cannot be sent again."""
+    """The request body, streamed on with its length. ``started`` says whether any of it was
+    read: then it cannot be sent again."""
 
-    def __init__(self, stream, length, limit):
-        self.stream, self.length, self.limit = stream, length, limit
+    def __init__(self, stream, length):
+        self.stream, self.length = stream, length
         self.sent = 0
 
     @property
@@ -183,20 +184,33 @@ class Body:
         return self.sent > 0
 
     def read(self, size=CHUNK):
-        chunk = self.stream.read(size)
+        chunk = self.stream.read(min(size, self.length - self.sent))
         self.sent += len(chunk)
-        if self.sent > self.limit:
-            raise PayloadTooLarge(f"body: larger than {self.limit} bytes")
         return chunk
 
 
 def body_of(request, limit):
-    """The body to forward: ``None`` when there is none, else a ``Body`` to stream on."""
+    """The body to forward: ``None`` when there is none, else a ``Body`` to stream on; past
+    ``limit`` bytes, 413 (at once by its Content-Length, or as a chunked one arrives).
+
+    A chunked body is spooled first (memory, then a temporary file) and sent on with its
+    length: instances read bodies by Content-Length (SPEC §6), as nginx buffers them too."""
     length = request.content_length
     if length:
         if length > limit:
             raise PayloadTooLarge(f"body: larger than {limit} bytes")
-        return Body(request.stream, length, limit)
-    if "chunked" in (request.headers.get("Transfer-Encoding") or "").lower():
-        return Body(request.stream, None, limit)
-    return None
+        return Body(request.stream, length)
+    if "chunked" not in (request.headers.get("Transfer-Encoding") or "").lower():
+        return None
+    spool, size = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY), 0
+    while chunk := request.stream.read(CHUNK):
+        size += len(chunk)
+        if size > limit:
+            spool.close()
+            raise PayloadTooLarge(f"body: larger than {limit} bytes")
+        spool.write(chunk)
+    if not size:
+        spool.close()
+        return None
+    spool.seek(0)
+    return Body(spool, size)

@@ -128,7 +128,7 @@ class Exchange:
         """Send the call; return once the answer's head is in."""
         self.sock.settimeout(self.timeout)
         body = self.body
-        if body is not None and body.length is not None and body.length <= CHUNK:
+        if body is not None and body.length <= CHUNK:
             head += body.read(body.length)
             body = None
         self.sock.sendall(head)
@@ -164,14 +164,8 @@ class Exchange:
 
     def _send(self, body):
         try:
-            while True:
-                chunk = body.read(CHUNK)
-                if body.length is None:
-                    self.sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                elif chunk:
-                    self.sock.sendall(chunk)
-                if not chunk:
-                    return
+            while chunk := body.read(CHUNK):
+                self.sock.sendall(chunk)
         except Exception as exc:
             self.failure = exc
             try:
@@ -218,12 +212,7 @@ class Upstream(DependencyProvider):
             target += "&" + query
         passed = "".join(f"{k}: {v}\r\n" for k, v in request.headers.items()
                          if k.lower() in PASSED_ON)
-        if body is None:
-            framing = "Content-Length: 0\r\n"
-        elif body.length is None:
-            framing = "Transfer-Encoding: chunked\r\n"
-        else:
-            framing = f"Content-Length: {body.length}\r\n"
+        framing = f"Content-Length: {body.length if body is not None else 0}\r\n"
         ports = route.ports(self.router.suspected())
         retried = False
         for attempt, port in enumerate(ports):

@@ -1,8 +1,6 @@
 """invoke: call a ufop through the gateway's data plane."""
 import base64
-import shutil
 import sys
-import tempfile
 from contextlib import ExitStack
 
 import click
@@ -32,7 +30,7 @@ def invoke(ctl, target, source, source_url, out):
     with ExitStack() as stack:
         body = None
         if source == "-":
-            body = stack.enter_context(spooled(sys.stdin.buffer))
+            body = chunks(sys.stdin.buffer)
         elif source is not None:
             body = stack.enter_context(open(source, "rb"))
         answer = stack.enter_context(ctl.caller.invoke(target, body, url=source_url))
@@ -62,13 +60,10 @@ def invoke(ctl, target, source, source_url, out):
             sink.flush()
 
 
-def spooled(stream):
-    """``stream`` copied into a temporary file: sent with a Content-Length, which a handler
-    may need (a pipe's length is unknown until it ends)."""
-    spool = tempfile.TemporaryFile()
-    shutil.copyfileobj(stream, spool, CHUNK)
-    spool.seek(0)
-    return spool
+def chunks(stream):
+    """``stream`` (a pipe: its length unknown until it ends) sent chunked as it is read; the
+    gateway gives the instance a Content-Length."""
+    return iter(lambda: stream.read(CHUNK), b"")
 
 
 def described(answer, content):
