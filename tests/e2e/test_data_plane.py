@@ -18,7 +18,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from support import (OCTET, STATE_DEADLINE, Docker, act, add, all_running, assert_ok, call,
-                     clone, refused, wait_for)
+                     clone, refused, sdk_authorization, wait_for)
 
 MiB = 1 << 20
 INVOKE_TIMEOUT = 2  # the limits platform's UFOP_INVOKE_TIMEOUT
@@ -216,6 +216,22 @@ def test_the_acl_matrix(platform, ufops, mode):
         assert answer.status_code == 200
     else:
         refused(answer, *EXPECTED[mode]["other"])
+
+
+def test_a_signed_body_is_checked_then_passed_on(platform, ufops):
+    """A JSON body is covered by the signature (SPEC §3): checked whole, then sent on."""
+    owner, stranger = platform.new_account(), platform.new_account()
+    name = running(platform, ufops, 1, client=owner, acl="PROTECTED", context="probe")
+    document = {"resize": [100, 100], "note": "ünïcode"}
+    answer = call(owner, name, "echo", json=document)
+    assert answer.status_code == 201 and answer.json() == document
+    refused(call(stranger, name, "echo", json=document), 403, "Forbidden")
+    # a body that does not match its signature is refused before any instance sees it
+    url = f"{platform.url}/ufop/{name}/echo"
+    headers = {"Content-Type": "application/json"}
+    headers["Authorization"] = sdk_authorization(owner, "POST", url, headers, b'{"a": 1}')
+    refused(requests.post(url, data=b'{"a": 2}', headers=headers, timeout=30), 401,
+            "Unauthorized")
 
 
 def test_applying_opens_a_protected_ufop_at_once(platform, ufops):

@@ -1,5 +1,6 @@
 """The gateway: REST over HTTP in front of the registry, scheduler and logs (SPEC §2-4)."""
 import functools
+import io
 import re
 import time
 
@@ -19,7 +20,7 @@ from . import metrics, openapi
 from .auth import Identity
 from .entrypoints import Reply, api, json_response
 from .follow import follow_log
-from .proxy import Route, body_of
+from .proxy import Body, Route, body_of
 from .upstream import Upstream
 from .requests import bool_arg, int_arg, json_object, read_body, time_arg
 
@@ -28,6 +29,18 @@ ARCHIVE_TYPES = ("application/octet-stream", "application/x-tar", "application/g
                  "application/x-gzip")
 HEALTH_DEADLINE = 2.0
 ARCHIVE_CHECK_DEADLINE = 120.0
+
+
+def signed_body(body, limit):
+    """A call's body that its signature covers (a type other than octet-stream, SPEC §3): read
+    whole, up to ``limit``, to be checked before anything goes to an instance."""
+    if body.length > limit:
+        raise PayloadTooLarge(f"body: a signed body may be at most {limit} bytes; send files "
+                              f"as application/octet-stream (not signed)")
+    data = b""
+    while len(data) < body.length and (chunk := body.read(body.length - len(data))):
+        data += chunk
+    return Body(io.BytesIO(data), len(data))
 
 
 def changes_route(handler):
@@ -311,8 +324,8 @@ class GatewayService:
             if request.headers.get("Authorization"):
                 pending = self.accounts.begin(request)
                 if pending.body_signed and body is not None:
-                    body = read_body(request, self.settings.max_body_bytes)
-                    pending.feed(body)
+                    body = signed_body(body, self.settings.max_body_bytes)
+                    pending.feed(body.stream.getvalue())
                 caller = pending.check()
             route.allows(caller)
             response = self.upstream.forward(route, name, params, request, body)
