@@ -26,13 +26,10 @@ from pathlib import Path
 import docker
 import pytest
 
-from support import new_name, wait_for
+from support import BUSYBOX, FILEINFO, new_name, wait_for
 from ufop_common.client import Client
 
 CTL = Path(sys.executable).with_name("ufopctl")
-REPO_ROOT = Path(__file__).resolve().parents[2]
-FILEINFO = REPO_ROOT / "examples" / "fileinfo"
-BUSYBOX = Path("/bin/busybox")
 BASE_IMAGE = "ufop-test-ctl-busybox:latest"
 SAVED_IMAGE = "ufop-test-ctl-fileinfo:saved"
 RUN_TIMEOUT = 240  # seconds; a build or an instance operation, with room: only catches hangs
@@ -122,13 +119,6 @@ def interrupt(proc):
 
 # -- fixtures ---------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def engine():
-    client = docker.from_env(timeout=300)
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
 def ctl(platform, tmp_path_factory):
     """ufopctl logged in as the admin (a saved profile)."""
     ctl = Ctl(tmp_path_factory.mktemp("ctl-home"))
@@ -186,19 +176,19 @@ def running(ctl, fileinfo):
 
 
 @pytest.fixture(scope="module")
-def saved_archive(engine, fileinfo_dir, tmp_path_factory):
+def saved_archive(docker_client, fileinfo_dir, tmp_path_factory):
     """A ``docker save`` archive of the example ufop, built locally."""
-    engine.images.build(path=str(fileinfo_dir), tag=SAVED_IMAGE, rm=True, pull=False)
+    docker_client.images.build(path=str(fileinfo_dir), tag=SAVED_IMAGE, rm=True, pull=False)
     path = tmp_path_factory.mktemp("saved") / "fileinfo-saved.tar"
     with open(path, "wb") as out:
-        for chunk in engine.images.get(SAVED_IMAGE).save(named=True):
+        for chunk in docker_client.images.get(SAVED_IMAGE).save(named=True):
             out.write(chunk)
     yield path
-    remove_image(engine, SAVED_IMAGE)
+    remove_image(docker_client, SAVED_IMAGE)
 
 
 @pytest.fixture(scope="module")
-def base_image(engine, tmp_path_factory):
+def base_image(docker_client, tmp_path_factory):
     """A local base image for ``ufop.yaml`` packages: scratch, busybox and its applets."""
     folder = tmp_path_factory.mktemp("base")
     (folder / "Dockerfile").write_text(
@@ -206,14 +196,14 @@ def base_image(engine, tmp_path_factory):
         'RUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
         'RUN mkdir -p /tmp && chmod 1777 /tmp\nCMD ["/bin/sh"]\n')
     shutil.copy(BUSYBOX, folder / "busybox")
-    engine.images.build(path=str(folder), tag=BASE_IMAGE, rm=True, pull=False)
+    docker_client.images.build(path=str(folder), tag=BASE_IMAGE, rm=True, pull=False)
     yield BASE_IMAGE
-    remove_image(engine, BASE_IMAGE)
+    remove_image(docker_client, BASE_IMAGE)
 
 
-def remove_image(engine, image):
+def remove_image(docker_client, image):
     try:
-        engine.images.remove(image, force=True)
+        docker_client.images.remove(image, force=True)
     except docker.errors.APIError:
         pass  # gone already, or still used by a container being removed
 
@@ -227,8 +217,15 @@ def test_login_checks_and_saves_the_keys_for_the_owner_only(platform, fresh_home
     assert stat.S_IMODE(fresh_home.config.stat().st_mode) == 0o600
     assert json.loads(fresh_home.config.read_text()) == {
         "url": platform.url, "ak": account.access_key, "sk": account.secret_key}
-    # the saved profile is used from now on: no flags, no environment
-    assert fresh_home.json("list") == []
+    # the saved profile is used from now on, no flags, no environment: what it registers is
+    # the account's (the platform is shared with other tests: their ufops are listed too)
+    name = new_name("login")
+    fresh_home.ok("reg", name, "-m", "private")
+    try:
+        assert fresh_home.json("info", name)["owner"] == account.uid
+        assert name in [u["name"] for u in fresh_home.json("list")]
+    finally:
+        fresh_home.ok("unreg", name, "--yes")
     # logging in again keeps the mode, even when the file was opened up meanwhile
     fresh_home.config.chmod(0o644)
     again = fresh_home.json("login", "--url", platform.url.removeprefix("http://"),
@@ -610,10 +607,10 @@ def test_invoke_a_file_stdin_and_nothing(ctl, running, tmp_path):
     assert without_instance(json.loads(described["body"])) == fileinfo_answer(name, data)
 
 
-def test_invoke_with_url_has_the_ufop_fetch_the_file(ctl, running, engine):
+def test_invoke_with_url_has_the_ufop_fetch_the_file(ctl, running, docker_client):
     name = running
     source = b"fetched by url\nsecond line\n" * 50
-    gateway_ip = engine.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+    gateway_ip = docker_client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
     asked = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
