@@ -130,6 +130,21 @@ def test_answers_are_what_the_instance_wrote(platform, ufops):
         "cmd": f"{name}/a/b c", "instance": "1", "version": "v1", "bytes": 0}
 
 
+def test_an_answer_goes_out_piece_by_piece_as_the_instance_writes_it(platform, ufops,
+                                                                   docker_client):
+    """The instance writes "first", then waits for the test to have read it before writing
+    the rest: a gateway holding the answer back would never let the test see "first"."""
+    name = running(platform, ufops, 1, context="probe")
+    (container,) = Docker(docker_client, platform).by_index(name)[1]
+    answer = requests.get(f"{platform.url}/ufop/{name}/drip", stream=True, timeout=20)
+    assert answer.status_code == 200 and "Content-Length" not in answer.headers
+    lines = answer.iter_lines()
+    assert next(lines) == b"first"
+    go = docker_client.api.exec_create(container["Id"], ["touch", "/tmp/go"])
+    docker_client.api.exec_start(go["Id"])
+    assert list(lines) == [b"second"]  # the body that ended with the instance's connection
+
+
 def test_the_body_params_and_url_reach_the_example_ufop(platform, ufops, docker_client):
     name = running(platform, ufops, 1)
     engine = Docker(docker_client, platform)

@@ -328,6 +328,7 @@ class GatewayService:
                     pending.feed(body.stream.getvalue())
                 caller = pending.check()
             route.allows(caller)
+            request.environ["eventlet.minimum_write_chunk_size"] = 0  # pieces go out as they come
             response = self.upstream.forward(route, name, params, request, body)
             status = response.status_code
             return response

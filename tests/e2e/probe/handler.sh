@@ -4,6 +4,8 @@
 #   <name>/slow/<s>      answers after <s> seconds
 #   <name>/hangon/<i>    instance <i> reads the body, touches /tmp/hanging and never answers;
 #                        the others answer at once
+#   <name>/drip          "first" at once, "second" once /tmp/go exists; the body ends with the
+#                        connection (no Content-Length)
 #   anything else        200 {"cmd", "instance", "version", "bytes"}
 set -u
 CR=$(printf '\r')
@@ -42,6 +44,10 @@ case "$params" in
     printf 'HTTP/1.1 201 Created\r\nContent-Type: application/x-probe\r\nX-Probe-Instance: %s\r\nContent-Length: %s\r\nConnection: close\r\n\r\n' \
       "${UFOP_INSTANCE:-}" "$length"
     head -c "$length" ;;
+  drip)
+    printf 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nfirst\n'
+    while [ ! -f /tmp/go ]; do sleep 0.1; done
+    printf 'second\n' ;;
   slow/*)
     head -c "$length" > /dev/null
     sleep "${params#slow/}"
