@@ -20,17 +20,13 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
 import docker
 
-from harness import (Timeout, Vhost, build_context, call, close_run_dir, ensure_wrk,
-                     fresh_run_dir, median_of, remove_images, say, start_platform, wait_built,
-                     wait_for, wrk)
+from harness import (BUSYBOX, Timeout, Vhost, build_context, call, close_run_dir, ensure_wrk,
+                     fileinfo_context, fresh_run_dir, measure, remove_images, say,
+                     start_platform, wait_built, wait_for)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-FILEINFO = REPO_ROOT / "examples" / "fileinfo"
-BUSYBOX = Path("/bin/busybox")
 FILE = b"hello\nworld\n!"  # what fileinfo is called on
 TARGET_RATIO = 0.70
 TARGET_P50_GAP_MS = 2.0
@@ -53,12 +49,6 @@ CMD ["/bin/busybox", "nc", "-ll", "-p", "9100", "-e", "/bin/busybox", "sh", "/ha
 
 def ping_context():
     return build_context((("Dockerfile", DOCKERFILE, 0o644), ("handler.sh", HANDLER, 0o755),
-                          ("busybox", BUSYBOX.read_bytes(), 0o755)))
-
-
-def fileinfo_context():
-    return build_context((("Dockerfile", (FILEINFO / "Dockerfile").read_bytes(), 0o644),
-                          ("handler.sh", (FILEINFO / "handler.sh").read_bytes(), 0o755),
                           ("busybox", BUSYBOX.read_bytes(), 0o755)))
 
 
@@ -136,31 +126,20 @@ def main():
             stack = start_platform(run_dir, vhost.uri)
             stack.wait_healthy(90)
             script = post_script(run_dir)
+            gateway_pid = stack.procs["gateway"].pid
             targets = {}  # (ufop, path) -> (url, wrk options)
             for name, context in UFOPS.items():
                 say(f"building {name} and starting its instance")
                 port = prepare(stack, name, context)
-                options = {"script": script} if name == "benchfileinfo" else {}
+                options = {"pids": [gateway_pid]}
+                if name == "benchfileinfo":
+                    options["script"] = script
                 targets[(name, "direct")] = (f"http://127.0.0.1:{port}/handler?cmd={name}",
                                              options)
                 targets[(name, "gateway")] = (f"{stack.gateway_url}/ufop/{name}", options)
-            gateway_pid = stack.procs["gateway"].pid
-            for (name, path), (url, options) in targets.items():
-                say(f"warming up {name} {path} ({args.warmup} s)")
-                wrk(url, max(args.connections), args.warmup, **options)
-            runs = {}
-            started_load = os.getloadavg()[0]
-            for round_ in range(args.rounds):
-                for connections in args.connections:
-                    for (name, path), (url, options) in targets.items():
-                        say(f"round {round_ + 1}: {name} {path} at {connections} conn, "
-                            f"{args.seconds} s")
-                        runs.setdefault((name, path, connections), []).append(
-                            wrk(url, connections, args.seconds, pids=[gateway_pid], **options))
-            results = {run: median_of(measured) for run, measured in runs.items()}
-            load = "{:.2f} -> {:.2f}".format(started_load, os.getloadavg()[0])
+            results, load, errors = measure(targets, args.connections, args.rounds,
+                                            args.seconds, args.warmup)
             print_table(results, args.seconds, args.rounds, load)
-            errors = sum(r["errors"] for measured in runs.values() for r in measured)
             if args.hold:
                 say(f"holding: {targets}; gateway pid {gateway_pid}; Ctrl-C ends")
                 while True:

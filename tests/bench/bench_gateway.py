@@ -25,8 +25,8 @@ from urllib.parse import urlparse
 
 import requests
 
-from harness import (Vhost, ensure_wrk, free_port, fresh_run_dir, median_of, say, signed_as,
-                     start_platform, wrk)
+from harness import (Vhost, ensure_wrk, free_port, fresh_run_dir, measure, say, signed_as,
+                     start_platform)
 from ufop_common.launcher import NAMEKO_CONFIG
 
 HERE = Path(__file__).resolve().parent
@@ -165,24 +165,13 @@ def main():
             stack.wait_healthy(90)
             floor.wait_ready(60)
             gateway_url, authorization = register_ufop(stack)
-            targets = {"floor": (floor.url, (), [p.pid for p in floor.procs]),
-                       "gateway": (gateway_url, (f"Authorization: {authorization}",),
-                                   [p.pid for p in stack.procs.values()])}
-            for key, (url, headers, _) in targets.items():
-                say(f"warming up {key} ({args.warmup} s)")
-                wrk(url, max(args.connections), args.warmup, headers)
-            runs = {}
-            started_load = os.getloadavg()[0]
-            for round_ in range(args.rounds):
-                for connections in args.connections:
-                    for key, (url, headers, pids) in targets.items():
-                        say(f"round {round_ + 1}: {key} at {connections} conn, {args.seconds} s")
-                        runs.setdefault((key, connections), []).append(
-                            wrk(url, connections, args.seconds, headers, pids))
-            results = {run: median_of(measured) for run, measured in runs.items()}
-            load = "{:.2f} -> {:.2f}".format(started_load, os.getloadavg()[0])
+            targets = {"floor": (floor.url, {"pids": [p.pid for p in floor.procs]}),
+                       "gateway": (gateway_url, {
+                           "headers": (f"Authorization: {authorization}",),
+                           "pids": [p.pid for p in stack.procs.values()]})}
+            results, load, errors = measure(targets, args.connections, args.rounds,
+                                            args.seconds, args.warmup)
             print_table(results, args.seconds, args.rounds, load)
-            errors = sum(r["errors"] for measured in runs.values() for r in measured)
             if args.hold:
                 say(f"holding: gateway {gateway_url} (Authorization: {authorization}), "
                     f"floor {floor.url}; Ctrl-C ends")

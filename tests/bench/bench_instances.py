@@ -18,28 +18,18 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import docker
 import requests
 
-from harness import (Vhost, build_context, call, close_run_dir, fresh_run_dir, say, start_platform,
-                     wait_built, wait_for)
+from harness import (BUSYBOX, Vhost, call, close_run_dir, fileinfo_context, fresh_run_dir, say,
+                     start_platform, wait_built, wait_for)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-FILEINFO = REPO_ROOT / "examples" / "fileinfo"
-BUSYBOX = Path("/bin/busybox")
 UFOP_NAME = "benchinstances"
 COUNT = 10
 TARGET_SECONDS = 3.0
 DEADLINE = 120  # seconds; catches a hang, never part of a figure
 FLOOR_LABEL = "ufop-bench-instances"
-
-
-def fileinfo_context():
-    return build_context((("Dockerfile", (FILEINFO / "Dockerfile").read_bytes(), 0o644),
-                          ("handler.sh", (FILEINFO / "handler.sh").read_bytes(), 0o755),
-                          ("busybox", BUSYBOX.read_bytes(), 0o755)))
 
 
 def healthy(port):

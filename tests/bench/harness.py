@@ -234,6 +234,30 @@ def wrk(url, connections, seconds, headers=(), pids=(), script=None):
     return result
 
 
+def measure(targets, connections, rounds, seconds, warmup):
+    """``wrk`` on every target, in turn, round after round (so that a machine busy with other
+    work weighs on all alike) after a warm-up of each. ``targets``: ``{key: (url, wrk
+    options)}``, a key a name or a tuple of names. The medians by ``(*key, connections)``, the
+    load average before -> after as text, and the count of failed requests."""
+    def name(key):
+        return " ".join(key) if isinstance(key, tuple) else key
+
+    for key, (url, options) in targets.items():
+        say(f"warming up {name(key)} ({warmup} s)")
+        wrk(url, max(connections), warmup, **options)
+    runs = {}
+    started_load = os.getloadavg()[0]
+    for round_ in range(rounds):
+        for conns in connections:
+            for key, (url, options) in targets.items():
+                say(f"round {round_ + 1}: {name(key)} at {conns} conn, {seconds} s")
+                run = (*key, conns) if isinstance(key, tuple) else (key, conns)
+                runs.setdefault(run, []).append(wrk(url, conns, seconds, **options))
+    load = "{:.2f} -> {:.2f}".format(started_load, os.getloadavg()[0])
+    errors = sum(r["errors"] for measured in runs.values() for r in measured)
+    return {run: median_of(measured) for run, measured in runs.items()}, load, errors
+
+
 def median_of(runs):
     return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
 
@@ -249,3 +273,14 @@ def ensure_wrk():
         subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, **quiet)
     if not shutil.which("wrk"):
         sys.exit("bench: wrk is missing; install it as root: apt-get install wrk")
+
+
+FILEINFO = Path(__file__).resolve().parents[2] / "examples" / "fileinfo"
+BUSYBOX = Path("/bin/busybox")
+
+
+def fileinfo_context():
+    """The example ufop's build context (examples/fileinfo with the static busybox)."""
+    return build_context((("Dockerfile", (FILEINFO / "Dockerfile").read_bytes(), 0o644),
+                          ("handler.sh", (FILEINFO / "handler.sh").read_bytes(), 0o755),
+                          ("busybox", BUSYBOX.read_bytes(), 0o755)))

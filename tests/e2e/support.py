@@ -1,8 +1,11 @@
 """Checks shared by the end-to-end tests (imported by name: pytest puts this folder on the path)."""
+import http.server
 import io
 import tarfile
+import threading
 import time
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -252,3 +255,38 @@ class Docker:
         """The one container of instance ``index``, inspected."""
         (container,) = self.by_index(name)[index]
         return self.client.containers.get(container["Id"])
+
+
+@contextmanager
+def served_on_the_bridge(docker_client, content):
+    """An HTTP server on the Docker bridge's gateway address that answers ``content`` to any
+    GET (a file for a ufop's ``?url=``): yields its base URL and the paths it was asked for."""
+    gateway_ip = docker_client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+    asked = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            asked.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(content)))
+            self.end_headers()
+            self.wfile.write(content)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer((gateway_ip, 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://{gateway_ip}:{server.server_address[1]}", asked
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def save_image(docker_client, image, path):
+    """``docker save`` of ``image`` (its tags kept) into the file ``path``; ``path``."""
+    with open(path, "wb") as out:
+        for chunk in docker_client.images.get(image).save(named=True):
+            out.write(chunk)
+    return path

@@ -7,7 +7,6 @@ need tight bounds (invoke timeout, body limit).
 """
 import hashlib
 import http.client
-import http.server
 import os
 import socket
 import threading
@@ -18,7 +17,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from support import (OCTET, STATE_DEADLINE, Docker, act, add, all_running, assert_ok, call,
-                     clone, refused, sdk_authorization, wait_for)
+                     clone, refused, sdk_authorization, served_on_the_bridge, wait_for)
 
 MiB = 1 << 20
 INVOKE_TIMEOUT = 2  # the limits platform's UFOP_INVOKE_TIMEOUT
@@ -147,7 +146,6 @@ def test_an_answer_goes_out_piece_by_piece_as_the_instance_writes_it(platform, u
 
 def test_the_body_params_and_url_reach_the_example_ufop(platform, ufops, docker_client):
     name = running(platform, ufops, 1)
-    engine = Docker(docker_client, platform)
     anonymous = platform.anonymous
 
     body = b"first line of the file\n" + os.urandom(200_000)
@@ -166,30 +164,12 @@ def test_the_body_params_and_url_reach_the_example_ufop(platform, ufops, docker_
 
     # ?url=: the instance fetches the file itself, from a server on the Docker bridge
     source = b"fetched by url\nsecond line\n" * 100
-    gateway_ip = engine.one(name, 1).attrs["NetworkSettings"]["Networks"]["bridge"]["Gateway"]
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(source)))
-            self.end_headers()
-            self.wfile.write(source)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer((gateway_ip, 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://{gateway_ip}:{server.server_address[1]}/source.txt"
-        answer = call(anonymous, name, params={"url": url})
+    with served_on_the_bridge(docker_client, source) as (base, _):
+        answer = call(anonymous, name, params={"url": f"{base}/source.txt"})
         assert answer.status_code == 200, answer.text
         assert answer.json() == {"cmd": name, "instance": "1", "version": "v1",
                                  "bytes": len(source), "sha1": hashlib.sha1(source).hexdigest(),
                                  "firstLine": "fetched by url"}
-    finally:
-        server.shutdown()
-        server.server_close()
     # the handler's own error status comes back as it is
     answer = call(anonymous, name, params={"url": "http://127.0.0.1:1/nothing"})
     assert answer.status_code == 400 and answer.json() == {"error": "cannot fetch url"}

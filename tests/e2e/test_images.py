@@ -21,7 +21,7 @@ import docker
 import pytest
 import requests
 
-from support import BUILD_ENDED, OCTET, refused, wait_built, wait_for
+from support import BUILD_ENDED, OCTET, refused, save_image, wait_built, wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FILEINFO = REPO_ROOT / "examples" / "fileinfo"
@@ -249,11 +249,8 @@ def saved_archive(docker_client, fileinfo_context, tmp_path_factory):
     with open(fileinfo_context, "rb") as context:
         docker_client.images.build(fileobj=context, custom_context=True, encoding="gzip",
                                    tag=SAVED_IMAGE, rm=True, pull=False)
-    path = tmp_path_factory.mktemp("archives") / "fileinfo-saved.tar"
-    with open(path, "wb") as out:
-        for chunk in docker_client.images.get(SAVED_IMAGE).save(named=True):
-            out.write(chunk)
-    yield path
+    yield save_image(docker_client, SAVED_IMAGE,
+                     tmp_path_factory.mktemp("archives") / "fileinfo-saved.tar")
     remove_image(docker_client, SAVED_IMAGE)
 
 

@@ -21,7 +21,6 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import docker
 import pytest
 import requests
 
@@ -224,13 +223,6 @@ def rfc3339(ns, offset_hours=0):
 
 
 # -- fixtures --------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def docker_client():
-    client = docker.from_env(timeout=300)
-    yield client
-    client.close()
-
-
 @pytest.fixture(scope="module")
 def context():
     return writer_context()

@@ -7,7 +7,6 @@ One ufop (``fileinfo``: the example, PRIVATE, built from a folder, two instances
 the tests of this module to keep it fast; tests that change what others rely on come last.
 """
 import hashlib
-import http.server
 import io
 import json
 import os
@@ -18,7 +17,6 @@ import stat
 import subprocess
 import sys
 import tarfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -26,7 +24,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from support import BUSYBOX, FILEINFO, new_name, wait_for
+from support import BUSYBOX, FILEINFO, new_name, save_image, served_on_the_bridge, wait_for
 from ufop_common.client import Client
 
 CTL = Path(sys.executable).with_name("ufopctl")
@@ -179,11 +177,8 @@ def running(ctl, fileinfo):
 def saved_archive(docker_client, fileinfo_dir, tmp_path_factory):
     """A ``docker save`` archive of the example ufop, built locally."""
     docker_client.images.build(path=str(fileinfo_dir), tag=SAVED_IMAGE, rm=True, pull=False)
-    path = tmp_path_factory.mktemp("saved") / "fileinfo-saved.tar"
-    with open(path, "wb") as out:
-        for chunk in docker_client.images.get(SAVED_IMAGE).save(named=True):
-            out.write(chunk)
-    yield path
+    yield save_image(docker_client, SAVED_IMAGE,
+                     tmp_path_factory.mktemp("saved") / "fileinfo-saved.tar")
     remove_image(docker_client, SAVED_IMAGE)
 
 
@@ -610,30 +605,11 @@ def test_invoke_a_file_stdin_and_nothing(ctl, running, tmp_path):
 def test_invoke_with_url_has_the_ufop_fetch_the_file(ctl, running, docker_client):
     name = running
     source = b"fetched by url\nsecond line\n" * 50
-    gateway_ip = docker_client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
-    asked = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            asked.append(self.path)
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(source)))
-            self.end_headers()
-            self.wfile.write(source)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer((gateway_ip, 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://{gateway_ip}:{server.server_address[1]}/source.txt?a=1&b=2"
+    with served_on_the_bridge(docker_client, source) as (base, asked):
+        url = f"{base}/source.txt?a=1&b=2"
         answer = json.loads(ctl.ok("invoke", name, "--url", url).out)
         assert without_instance(answer) == fileinfo_answer(name, source)
         assert asked == ["/source.txt?a=1&b=2"]
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_invoke_errors(ctl, running, made, platform):
