@@ -188,6 +188,13 @@ class Body:
         self.sent += len(chunk)
         return chunk
 
+    def read_all(self):
+        """What is left of the body, whole (a small one: a stream may return less per read)."""
+        parts = []
+        while chunk := self.read(self.length - self.sent):
+            parts.append(chunk)
+        return b"".join(parts)
+
 
 def body_of(request, limit):
     """The body to forward: ``None`` when there is none, else a ``Body`` to stream on; past

@@ -37,9 +37,7 @@ def signed_body(body, limit):
     if body.length > limit:
         raise PayloadTooLarge(f"body: a signed body may be at most {limit} bytes; send files "
                               f"as application/octet-stream (not signed)")
-    data = b""
-    while len(data) < body.length and (chunk := body.read(body.length - len(data))):
-        data += chunk
+    data = body.read_all()
     return Body(io.BytesIO(data), len(data))
 
 

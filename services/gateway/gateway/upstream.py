@@ -129,7 +129,7 @@ class Exchange:
         self.sock.settimeout(self.timeout)
         body = self.body
         if body is not None and body.length <= CHUNK:
-            head += body.read(body.length)
+            head += body.read_all()
             body = None
         self.sock.sendall(head)
         if body is not None:
